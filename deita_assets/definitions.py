@@ -1,0 +1,15 @@
+"""The single Definitions object: every asset, check, resource, job, schedule and sensor."""
+
+import dagster as dg
+
+from deita_assets import assets
+from deita_assets.resources.registry import build_resources
+
+defs = dg.Definitions(
+    assets=dg.load_assets_from_package_module(assets),
+    asset_checks=dg.load_asset_checks_from_package_module(assets),
+    resources=build_resources(),
+    jobs=[],
+    schedules=[],
+    sensors=[],
+)

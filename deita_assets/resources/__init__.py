@@ -1,0 +1,1 @@
+"""Dagster resources: typed, configurable access to storage, LLMs, embedders and models."""

@@ -1,0 +1,11 @@
+"""The resources every asset can ask for, by key; configured from the environment."""
+
+from typing import Any
+
+from deita_assets.resources.store import DuckDBStore
+
+
+def build_resources() -> dict[str, Any]:
+    return {
+        "store": DuckDBStore(),
+    }
