@@ -12,6 +12,5 @@ STRATEGIES = [
     "quality_only",
     "diversity_only",
     "alpagasus",
-    "mods",
 ]
 strategy = dg.StaticPartitionsDefinition(STRATEGIES)
