@@ -2,10 +2,12 @@
 
 from typing import Any
 
+from deita_assets.resources.embedder import EmbedderResource
 from deita_assets.resources.store import DuckDBStore
 
 
 def build_resources() -> dict[str, Any]:
     return {
         "store": DuckDBStore(),
+        "embedder": EmbedderResource(),
     }

@@ -1,0 +1,72 @@
+"""Sentence embeddings for the pool: L2-normalized float32, E5 prefixes only for E5 models.
+
+Why a thin wrapper around `SentenceTransformer.encode`: every caller must get the same contract
+(float32, unit norm, prefix rule, truncation counted) and pay nothing beyond `encode` itself except
+one tokenizer pass to count truncated texts (a few percent of a forward pass).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Literal
+
+import numpy as np
+
+from deita_assets.core.models import is_e5_model
+
+if TYPE_CHECKING:
+    from sentence_transformers import SentenceTransformer
+
+E5Role = Literal["query", "passage"]
+
+
+def e5_prefix(model_name: str, role: E5Role = "query") -> str | None:
+    """ "query: " / "passage: " for E5 models (E5 expects it), None for every other model.
+
+    For symmetric similarity (deduplicating a pool against itself) E5's authors advise "query: " on
+    both sides, hence the default role.
+    """
+    return f"{role}: " if is_e5_model(model_name) else None
+
+
+def embedding_dim(model: SentenceTransformer) -> int:
+    """Output dimension (sentence-transformers renamed the getter in 5.x; support both)."""
+    getter = getattr(model, "get_embedding_dimension", None) or model.get_sentence_embedding_dimension
+    return int(getter() or 0)
+
+
+def truncated_mask(model: SentenceTransformer, texts: Sequence[str]) -> np.ndarray:
+    """True where the text has more tokens (special tokens included) than the model reads."""
+    if not texts:
+        return np.zeros(0, dtype=bool)
+    limit = model.max_seq_length
+    encoded = model.tokenizer(
+        list(texts), add_special_tokens=True, truncation=False, return_length=True, verbose=False
+    )
+    return np.asarray(encoded["length"], dtype=np.int64) > limit
+
+
+def embed_texts_detailed(
+    model: SentenceTransformer, texts: Sequence[str], *, prefix: str | None, batch_size: int = 32
+) -> tuple[np.ndarray, np.ndarray]:
+    """Embeddings (n × d float32, unit rows) and a per-text truncation mask."""
+    inputs = [prefix + text for text in texts] if prefix else list(texts)
+    mask = truncated_mask(model, inputs)
+    if not inputs:
+        return np.zeros((0, embedding_dim(model)), dtype=np.float32), mask
+    vectors = model.encode(
+        inputs,
+        batch_size=batch_size,
+        normalize_embeddings=True,
+        convert_to_numpy=True,
+        show_progress_bar=False,
+    )
+    return np.ascontiguousarray(vectors, dtype=np.float32), mask
+
+
+def embed_texts(
+    model: SentenceTransformer, texts: Sequence[str], *, prefix: str | None, batch_size: int = 32
+) -> tuple[np.ndarray, int]:
+    """Embeddings (n × d float32, L2-normalized) and how many texts were truncated."""
+    vectors, mask = embed_texts_detailed(model, texts, prefix=prefix, batch_size=batch_size)
+    return vectors, int(mask.sum())
