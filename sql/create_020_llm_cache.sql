@@ -4,9 +4,10 @@ CREATE TABLE IF NOT EXISTS llm_cache (
     model VARCHAR NOT NULL,
     template_version VARCHAR NOT NULL,
     request_json VARCHAR NOT NULL,
-    response_text VARCHAR NOT NULL,
+    response_text VARCHAR,
     finish_reason VARCHAR,
     prompt_tokens BIGINT,
     completion_tokens BIGINT,
+    logprobs_json VARCHAR,
     created_at TIMESTAMP NOT NULL DEFAULT current_timestamp
 );

@@ -1,8 +1,10 @@
 """The resources every asset can ask for, by key; configured from the environment."""
 
+import os
 from typing import Any
 
 from deita_assets.resources.embedder import EmbedderResource
+from deita_assets.resources.llm import llm_from_env
 from deita_assets.resources.store import DuckDBStore
 
 
@@ -10,4 +12,5 @@ def build_resources() -> dict[str, Any]:
     return {
         "store": DuckDBStore(),
         "embedder": EmbedderResource(),
+        "llm": llm_from_env(os.environ),
     }

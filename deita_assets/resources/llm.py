@@ -1,0 +1,224 @@
+"""The `llm` resource: any OpenAI-compatible endpoint, or a local llama.cpp server when none is set.
+
+Every request goes through the DuckDB table `llm_cache` (content-addressed), so results already
+paid for are never requested again — also after a crash midway, because finished results are
+written in small batches while the rest are still in flight. The API key comes from an env var
+(`dg.EnvVar`), is handed only to the openai client, and is redacted from every error text.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager, nullcontext
+from typing import Any
+from urllib.parse import urlsplit, urlunsplit
+
+import dagster as dg
+import pyarrow as pa
+from pydantic import Field
+
+from deita_assets.core.llm import (
+    Budget,
+    ChatClient,
+    ChatRequest,
+    ChatResult,
+    ClientSettings,
+    Prices,
+    Usage,
+    canonical_json,
+)
+from deita_assets.core.local_llm_server import LOCAL_BACKEND, local_llm_server
+from deita_assets.core.models import BUNDLED_LLM
+from deita_assets.core.report import markdown_table
+from deita_assets.resources.store import DuckDBStore
+from deita_assets.sql import load_sql
+
+
+class DuckDBResultCache:
+    """`llm_cache` as a ResultCache: batched lookups, insert-or-ignore writes, one short connection each."""
+
+    def __init__(self, store: DuckDBStore) -> None:
+        self.store = store
+
+    def get_many(self, keys: Sequence[str]) -> dict[str, ChatResult]:
+        if not keys:
+            return {}
+        rows = self.store.fetch_arrow("select_llm_cache", [list(keys)]).to_pylist()
+        return {
+            row["request_key"]: ChatResult(
+                request_key=row["request_key"],
+                text=row["response_text"],
+                finish_reason=row["finish_reason"],
+                prompt_tokens=row["prompt_tokens"] or 0,
+                completion_tokens=row["completion_tokens"] or 0,
+                cached=True,
+                error_kind=None,
+                error_detail=None,
+                backend=row["backend"],
+                model=row["model"],
+                top_logprobs=json.loads(row["logprobs_json"]) if row["logprobs_json"] else None,
+            )
+            for row in rows
+        }
+
+    def put_many(self, entries: Sequence[tuple[ChatRequest, ChatResult]]) -> None:
+        if not entries:
+            return
+        rows = pa.Table.from_pylist(
+            [
+                {
+                    "request_key": result.request_key,
+                    "backend": result.backend,
+                    "model": result.model,
+                    "template_version": request.template_version,
+                    "request_json": canonical_json(request.canonical(result.backend, result.model)),
+                    "response_text": result.text,
+                    "finish_reason": result.finish_reason,
+                    "prompt_tokens": result.prompt_tokens,
+                    "completion_tokens": result.completion_tokens,
+                    "logprobs_json": json.dumps(result.top_logprobs) if result.top_logprobs else None,
+                }
+                for request, result in entries
+            ]
+        )
+        with self.store.get_connection() as conn:
+            conn.register("_incoming_llm_cache", rows)
+            try:
+                conn.execute(load_sql("insert_llm_cache"))
+            finally:
+                conn.unregister("_incoming_llm_cache")
+
+
+class LLMSession:
+    """What assets use inside `with llm.session(store) as session:`."""
+
+    def __init__(self, client: ChatClient, structured_output: bool) -> None:
+        self.client = client
+        self.backend = client.settings.backend
+        self.model = client.settings.model
+        self.structured_output = structured_output
+
+    def chat_many(self, requests: Sequence[ChatRequest]) -> list[ChatResult]:
+        """Results in request order; concurrency bounded; every request through the cache."""
+        return self.client.chat_many(requests)
+
+    def usage_metadata(self) -> dict[str, Any]:
+        """Requests, cache hits, tokens, estimated dollars and failures by kind, for MaterializeResult."""
+        usage = self.client.usage.snapshot()
+        failures = usage.pop("failures_by_kind")
+        meta: dict[str, Any] = {f"llm_{name}": value for name, value in usage.items() if name != "budget"}
+        meta["llm_backend"] = self.backend
+        meta["llm_model"] = self.model
+        meta["llm_budget"] = dg.MetadataValue.json(usage["budget"])
+        meta["llm_failures_by_kind"] = dg.MetadataValue.md(
+            markdown_table([{"kind": k, "count": v} for k, v in failures.items()]) if failures else "_none_"
+        )
+        return meta
+
+
+def endpoint_label(base_url: str) -> str:
+    """The endpoint without credentials, query or trailing slash: recorded as `backend`."""
+    parts = urlsplit(base_url)
+    host = parts.hostname or ""
+    if parts.port:
+        host = f"{host}:{parts.port}"
+    return urlunsplit((parts.scheme, host, parts.path.rstrip("/"), "", ""))
+
+
+class LLMResource(dg.ConfigurableResource):
+    """An OpenAI-compatible chat endpoint (OpenAI, vLLM, llama.cpp, Ollama, …) with cache, retries,
+    bounded concurrency, cost accounting and a per-run budget. No base_url: a local llama.cpp server
+    (xllamacpp) on the bundled SmolLM2-135M-Instruct, started per session on 127.0.0.1."""
+
+    base_url: str | None = Field(
+        default=None, description="OpenAI-compatible base URL (…/v1). None: start the local offline server."
+    )
+    model: str = Field(default=BUNDLED_LLM, description="Model name at the endpoint (local: alias or .gguf).")
+    api_key: str | None = Field(
+        default=None, description="API key; pass dg.EnvVar('DEITA_LLM_API_KEY'). Never logged or stored."
+    )
+    backend_label: str | None = Field(
+        default=None, description="Name recorded as `backend` (default: the base URL without credentials)."
+    )
+    timeout: float = Field(default=120.0, description="Seconds per HTTP attempt.")
+    max_concurrency: int = Field(default=8, description="Requests in flight at once.")
+    max_retries: int = Field(
+        default=4, description="Retries on 429/5xx/timeouts/connection/malformed replies."
+    )
+    backoff_base: float = Field(default=0.5, description="First backoff ceiling in seconds (full jitter).")
+    backoff_cap: float = Field(default=30.0, description="Largest backoff ceiling in seconds.")
+    max_retry_after: float = Field(default=120.0, description="Cap on a server's Retry-After in seconds.")
+    prompt_usd_per_million: float = Field(default=0.0, description="Price of prompt tokens (USD / 1M).")
+    completion_usd_per_million: float = Field(
+        default=0.0, description="Price of completion tokens (USD / 1M)."
+    )
+    max_requests: int | None = Field(default=None, description="Budget: HTTP attempts per session.")
+    max_total_tokens: int | None = Field(default=None, description="Budget: prompt+completion tokens.")
+    max_dollars: float | None = Field(default=None, description="Budget: estimated USD per session.")
+    structured_output: bool = Field(
+        default=True, description="Send response_format json_schema when a request has a schema."
+    )
+    max_tokens_param: str = Field(
+        default="max_tokens", description="'max_tokens', or 'max_completion_tokens' for newer OpenAI models."
+    )
+    local_parallel: int = Field(default=4, description="Local server: parallel slots (continuous batching).")
+    local_ctx_per_slot: int = Field(default=4096, description="Local server: context tokens per slot.")
+    local_threads: int = Field(default=2, description="Local server: CPU threads.")
+
+    @contextmanager
+    def session(self, store: DuckDBStore) -> Iterator[LLMSession]:
+        """Start the backend if local, yield a session, then stop it; usage is per session."""
+        local = self.base_url is None
+        server = (
+            local_llm_server(self.model, self.local_ctx_per_slot, self.local_parallel, self.local_threads)
+            if local
+            else nullcontext(self.base_url)
+        )
+        with server as base_url:
+            settings = ClientSettings(
+                base_url=base_url,
+                model=self.model,
+                backend=self.backend_label or (LOCAL_BACKEND if local else endpoint_label(base_url)),
+                api_key=self.api_key or "unused",
+                timeout=self.timeout,
+                max_concurrency=self.local_parallel if local else self.max_concurrency,
+                max_retries=self.max_retries,
+                backoff_base=self.backoff_base,
+                backoff_cap=self.backoff_cap,
+                max_retry_after=self.max_retry_after,
+                structured_output=self.structured_output,
+                max_tokens_param=self.max_tokens_param,
+            )
+            usage = Usage(
+                prices=Prices(self.prompt_usd_per_million, self.completion_usd_per_million),
+                budget=Budget(self.max_requests, self.max_total_tokens, self.max_dollars),
+            )
+            client = ChatClient(settings, DuckDBResultCache(store), usage)
+            try:
+                yield LLMSession(client, self.structured_output)
+            finally:
+                client.close()
+
+
+def llm_from_env(environ: Mapping[str, str]) -> LLMResource:
+    """LLMResource from DEITA_LLM_* env vars, bound as dg.EnvVar so values (the key above all) stay
+    out of run config and the UI; unset vars keep the offline defaults."""
+    fields = {
+        "base_url": "DEITA_LLM_BASE_URL",
+        "model": "DEITA_LLM_MODEL",
+        "api_key": "DEITA_LLM_API_KEY",
+        "backend_label": "DEITA_LLM_BACKEND_LABEL",
+        "max_tokens_param": "DEITA_LLM_MAX_TOKENS_PARAM",
+    }
+    ints = {"max_concurrency": "DEITA_LLM_MAX_CONCURRENCY", "max_requests": "DEITA_LLM_MAX_REQUESTS"}
+    floats = {  # not secrets: plain values
+        "timeout": "DEITA_LLM_TIMEOUT",
+        "prompt_usd_per_million": "DEITA_LLM_PROMPT_USD_PER_MILLION",
+        "completion_usd_per_million": "DEITA_LLM_COMPLETION_USD_PER_MILLION",
+        "max_dollars": "DEITA_LLM_MAX_DOLLARS",
+    }
+    config: dict[str, Any] = {name: dg.EnvVar(var) for name, var in fields.items() if environ.get(var)}
+    config |= {name: dg.EnvVar.int(var) for name, var in ints.items() if environ.get(var)}
+    config |= {name: float(environ[var]) for name, var in floats.items() if environ.get(var)}
+    return LLMResource(**config)

@@ -1,0 +1,151 @@
+"""An OpenAI-compatible chat server on 127.0.0.1 for tests and benchmarks: scripted replies,
+optional latency, fault injection and a request counter.
+
+Faults are consumed in order, either globally (`faults`, by arrival) or for requests whose prompt
+contains a marker (`faults_for`), so concurrent tests stay deterministic. Kinds: "429" (with
+Retry-After), "500", "timeout" (sleeps past the client's timeout), "malformed_json", "garbage",
+"truncated_body" (connection closed mid-body), "length" (finish_reason length, cut text), "empty".
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from collections import Counter
+from collections.abc import Callable
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+Responder = Callable[[dict[str, Any]], str]
+
+
+def echo_responder(body: dict[str, Any]) -> str:
+    return "reply: " + body["messages"][-1]["content"]
+
+
+class LLMTestServer:
+    def __init__(
+        self,
+        responder: Responder = echo_responder,
+        latency: float = 0.0,
+        faults: list[str] | None = None,
+        faults_for: dict[str, list[str]] | None = None,
+        retry_after: str = "1",
+        timeout_sleep: float = 3.0,
+    ) -> None:
+        self.responder = responder
+        self.latency = latency
+        self.faults = list(faults or [])
+        self.faults_for = {k: list(v) for k, v in (faults_for or {}).items()}
+        self.retry_after = retry_after
+        self.timeout_sleep = timeout_sleep
+        self.requests = 0
+        self.faults_served: Counter = Counter()
+        self.authorizations: set[str] = set()
+        self.bodies: list[dict[str, Any]] = []
+        self._lock = threading.Lock()
+        self._httpd = ThreadingHTTPServer(("127.0.0.1", 0), self._handler_class())
+        self._httpd.daemon_threads = True
+        self._thread = threading.Thread(target=self._httpd.serve_forever, daemon=True)
+
+    @property
+    def base_url(self) -> str:
+        return f"http://127.0.0.1:{self._httpd.server_address[1]}/v1"
+
+    def __enter__(self) -> LLMTestServer:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._httpd.shutdown()
+        self._httpd.server_close()
+
+    def _next_fault(self, body: dict[str, Any]) -> str | None:
+        prompt = json.dumps(body["messages"])
+        with self._lock:
+            self.requests += 1
+            self.bodies.append(body)
+            for marker, queue in self.faults_for.items():
+                if marker in prompt and queue:
+                    return queue.pop(0)
+            return self.faults.pop(0) if self.faults else None
+
+    def _handler_class(self) -> type[BaseHTTPRequestHandler]:
+        server = self
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def log_message(self, format: str, *args: Any) -> None:
+                pass
+
+            def _send(
+                self, status: int, payload: bytes, ctype: str = "application/json", **headers: str
+            ) -> None:
+                self.send_response(status)
+                self.send_header("Content-Type", ctype)
+                self.send_header("Content-Length", str(len(payload)))
+                for name, value in headers.items():
+                    self.send_header(name.replace("_", "-"), value)
+                self.end_headers()
+                self.wfile.write(payload)
+
+            def do_POST(self) -> None:
+                body = json.loads(self.rfile.read(int(self.headers.get("Content-Length", 0))))
+                with server._lock:
+                    server.authorizations.add(self.headers.get("Authorization", ""))
+                fault = server._next_fault(body)
+                if server.latency:
+                    time.sleep(server.latency)
+                if fault:
+                    with server._lock:
+                        server.faults_served[fault] += 1
+                self._reply(body, fault)
+
+            def _reply(self, body: dict[str, Any], fault: str | None) -> None:
+                if fault == "429":
+                    return self._send(
+                        429, b'{"error": {"message": "slow down"}}', Retry_After=server.retry_after
+                    )
+                if fault == "500":
+                    return self._send(500, b'{"error": {"message": "boom"}}')
+                if fault == "timeout":
+                    time.sleep(server.timeout_sleep)
+                if fault == "malformed_json":
+                    return self._send(200, b'{"choices": [{"message": {"content": "cut')
+                if fault == "garbage":
+                    return self._send(200, b"<html>upstream gateway said hello</html>", "text/html")
+                if fault == "truncated_body":
+                    self.send_response(200)
+                    self.send_header("Content-Type", "application/json")
+                    self.send_header("Content-Length", "5000")
+                    self.end_headers()
+                    self.wfile.write(b'{"choices": [')
+                    self.close_connection = True
+                    return None
+                text = server.responder(body)
+                finish = "stop"
+                if fault == "length":
+                    text, finish = text[: max(1, len(text) // 2)], "length"
+                elif fault == "empty":
+                    text = ""
+                reply = {
+                    "id": "chatcmpl-test",
+                    "object": "chat.completion",
+                    "model": body.get("model", "test"),
+                    "choices": [
+                        {
+                            "index": 0,
+                            "finish_reason": finish,
+                            "message": {"role": "assistant", "content": text},
+                        }
+                    ],
+                    "usage": {
+                        "prompt_tokens": sum(len(m["content"]) // 4 + 4 for m in body["messages"]),
+                        "completion_tokens": max(1, len(text) // 4),
+                    },
+                }
+                return self._send(200, json.dumps(reply).encode())
+
+        return Handler

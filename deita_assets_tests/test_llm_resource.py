@@ -1,0 +1,72 @@
+"""LLMResource: DuckDB cache, env configuration, the local xllamacpp backend."""
+
+import json
+
+import dagster as dg
+import pytest
+
+from deita_assets.core.llm import ChatRequest
+from deita_assets.core.models import BUNDLED_LLM
+from deita_assets.resources.llm import LLMResource, endpoint_label, llm_from_env
+from deita_assets.resources.store import DuckDBStore
+from deita_assets_tests.llm_test_server import LLMTestServer
+
+FAKE_KEY = "sk-test-FAKEKEY-0123456789abcdef"
+
+
+def req(text: str, **kwargs) -> ChatRequest:
+    return ChatRequest(messages=({"role": "user", "content": text},), template_version="t1", **kwargs)
+
+
+def test_duckdb_cache_survives_sessions_and_records_backend(store: DuckDBStore) -> None:
+    with LLMTestServer() as server:
+        resource = LLMResource(base_url=server.base_url, model="m", api_key=FAKE_KEY, backend_label="test")
+        with resource.session(store) as session:
+            first = session.chat_many([req("a"), req("b", top_logprobs=2)])
+            meta = session.usage_metadata()
+        with resource.session(store) as session:
+            second = session.chat_many([req("a"), req("b", top_logprobs=2)])
+            warm = session.usage_metadata()
+    assert server.requests == 2
+    assert [r.text for r in second] == [r.text for r in first] == ["reply: a", "reply: b"]
+    assert meta["llm_completed"] == 2 and meta["llm_backend"] == "test" and meta["llm_model"] == "m"
+    assert warm["llm_cache_hits"] == 2 and warm["llm_http_requests"] == 0
+    with store.get_connection() as conn:
+        rows = conn.execute("SELECT backend, model, template_version, request_json FROM llm_cache").fetchall()
+    assert {(r[0], r[1], r[2]) for r in rows} == {("test", "m", "t1")}
+    assert all(FAKE_KEY not in json.dumps(r) for r in rows)
+
+
+def test_endpoint_label_drops_credentials_and_query() -> None:
+    assert (
+        endpoint_label("https://user:secret@api.example.com:8443/v1/?key=abc")
+        == "https://api.example.com:8443/v1"
+    )
+
+
+def test_llm_from_env_binds_env_vars() -> None:
+    resource = llm_from_env(
+        {"DEITA_LLM_BASE_URL": "http://x/v1", "DEITA_LLM_API_KEY": "k", "DEITA_LLM_MAX_CONCURRENCY": "3"}
+    )
+    assert resource.base_url == dg.EnvVar("DEITA_LLM_BASE_URL")
+    assert llm_from_env({}).base_url is None and llm_from_env({}).model == BUNDLED_LLM
+
+
+@pytest.mark.slow
+def test_local_backend_answers_with_json_schema(store: DuckDBStore) -> None:
+    schema = {
+        "type": "object",
+        "properties": {"answer": {"type": "integer", "minimum": 1, "maximum": 6}},
+        "required": ["answer"],
+        "additionalProperties": False,
+    }
+    resource = LLMResource(local_parallel=2, local_ctx_per_slot=1024)
+    with resource.session(store) as session:
+        text, structured = session.chat_many(
+            [
+                req("Say hello in three words.", max_tokens=16),
+                req("Pick a number from 1 to 6.", max_tokens=48, json_schema=schema),
+            ]
+        )
+    assert text.ok and text.text and text.backend == "xllamacpp" and text.model == BUNDLED_LLM
+    assert structured.ok and 1 <= json.loads(structured.text)["answer"] <= 6
