@@ -4,6 +4,7 @@ import argparse
 import os
 import subprocess
 import sys
+from pathlib import Path
 
 from deita_assets.instance import prepare_dagster_home
 
@@ -15,6 +16,28 @@ def _dev(args: argparse.Namespace) -> int:
     return subprocess.call(command, env=os.environ.copy())
 
 
+def _ingest(args: argparse.Namespace) -> int:
+    """Copy files/folders into the inbox; the inbox sensor turns each new file into a shard."""
+    from deita_assets.core.inbox import execute_plan, plan_inbox
+    from deita_assets.paths import inbox_dir
+
+    inbox = Path(args.inbox).resolve() if args.inbox else inbox_dir()
+    plan = plan_inbox(
+        args.paths, bundle=not args.no_bundle, bundle_min_files=args.bundle_min_files, source=args.source
+    )
+    for path, why in plan.skipped:
+        print(f"skipped {path}: {why}")
+    report = execute_plan(plan, inbox)
+    for path in report.unbundled:
+        print(f"not bundled (unparseable, copied on its own so it reaches quarantine): {path}")
+    for name, n_files in report.written:
+        print(f"inbox <- {name}" + (f" (bundle of {n_files} files)" if n_files > 1 else ""))
+    for name in report.unchanged:
+        print(f"unchanged, already in the inbox: {name}")
+    print(f"{len(report.written)} new file(s) in {inbox}; the inbox sensor registers each as a pool_shard")
+    return 0 if (report.written or report.unchanged) else 1
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="deita-assets", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
@@ -22,6 +45,24 @@ def build_parser() -> argparse.ArgumentParser:
     dev.add_argument("--host", default="127.0.0.1")
     dev.add_argument("--port", type=int, default=3000)
     dev.set_defaults(handler=_dev)
+    ingest = commands.add_parser(
+        "ingest", help="copy data files or folders into the inbox (one shard per file)"
+    )
+    ingest.add_argument("paths", nargs="+", type=Path)
+    ingest.add_argument("--inbox", help="inbox folder (default $DEITA_HOME/inbox)")
+    ingest.add_argument("--source", help="source name for every file (default: first folder under PATH)")
+    ingest.add_argument(
+        "--no-bundle",
+        action="store_true",
+        help="copy every file as its own shard, even in folders of many files",
+    )
+    ingest.add_argument(
+        "--bundle-min-files",
+        type=int,
+        default=10,
+        help="a folder with this many data files becomes one shard",
+    )
+    ingest.set_defaults(handler=_ingest)
     return parser
 
 

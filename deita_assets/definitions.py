@@ -4,12 +4,13 @@ import dagster as dg
 
 from deita_assets import assets
 from deita_assets.resources.registry import build_resources
+from deita_assets.sensors import inbox_sensor, ingest_job
 
 defs = dg.Definitions(
     assets=dg.load_assets_from_package_module(assets),
     asset_checks=dg.load_asset_checks_from_package_module(assets),
     resources=build_resources(),
-    jobs=[],
+    jobs=[ingest_job],
     schedules=[],
-    sensors=[],
+    sensors=[inbox_sensor],
 )

@@ -1,6 +1,6 @@
 CREATE TABLE IF NOT EXISTS pool (
     shard VARCHAR NOT NULL,
-    row_id VARCHAR NOT NULL,
+    row_id VARCHAR NOT NULL PRIMARY KEY,
     source VARCHAR NOT NULL,
     source_file VARCHAR NOT NULL,
     position BIGINT NOT NULL,

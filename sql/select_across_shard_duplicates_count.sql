@@ -1,0 +1,1 @@
+SELECT count(*) FROM pool_duplicates WHERE shard = ? AND kind = 'across_shards';

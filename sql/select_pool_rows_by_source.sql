@@ -1,0 +1,1 @@
+SELECT source, count(*) AS rows FROM pool GROUP BY source ORDER BY rows DESC, source;
