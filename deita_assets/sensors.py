@@ -12,7 +12,7 @@ from deita_assets.core.inbox import scan_inbox
 from deita_assets.partitions import pool_shard
 from deita_assets.paths import inbox_dir
 
-ingest_job = dg.define_asset_job("ingest_shard", selection=[raw_pool], partitions_def=pool_shard)
+ingest_job = dg.define_asset_job("ingest_shard", selection=[raw_pool])
 
 
 def inbox_settle_seconds() -> float:

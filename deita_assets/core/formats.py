@@ -213,12 +213,9 @@ def _messages(record: Mapping[str, Any], key: str) -> list[tuple[str, Any]]:
         content = message.get("content", message.get("value", message.get("text")))
         if role is None or content is None:
             raise RecordError(MISSING_FIELD, f"{key}[{i}] lacks a role/from or content/value field")
-        if isinstance(content, list):  # OpenAI content parts: keep the text parts in order
-            content = "\n".join(
-                part.get("text", "") if isinstance(part, Mapping) else part
-                for part in content
-                if isinstance(part, str) or (isinstance(part, Mapping) and part.get("type") == "text")
-            )
+        if isinstance(content, list) and all(isinstance(p, Mapping) and "type" in p for p in content):
+            # OpenAI content parts: keep the text parts in order (images etc. cannot be trained on here)
+            content = "\n".join(p.get("text", "") for p in content if p["type"] == "text")
         turns.append((role, content))
     return turns
 
