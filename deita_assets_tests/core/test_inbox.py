@@ -3,6 +3,7 @@
 import json
 import os
 import time
+from collections import Counter
 from pathlib import Path
 
 from deita_assets.core.inbox import execute_plan, plan_inbox, scan_inbox
@@ -75,3 +76,29 @@ def test_scan_cursor_new_changed_and_settling(tmp_path: Path) -> None:
     os.utime(a, (old + 1, old + 1))
     new2, _ = scan_inbox(inbox, cursor, {key}, settle_seconds=2, now=time.time())
     assert len(new2) == 1 and new2[0][0] != key
+
+
+def test_shipped_samples_give_six_shards_with_known_counts(tmp_path: Path) -> None:
+    from deita_assets.paths import samples_dir
+
+    inbox = tmp_path / "inbox"
+    report = execute_plan(plan_inbox([samples_dir()]), inbox)
+    assert (
+        len(report.written) == 6
+        and ("self_instruct_t0__data_per_template.bundle.jsonl", 10) in report.written
+    )
+    results = {p.name: ingest_file(p) for p in sorted(inbox.iterdir())}
+    kept = {r.source: 0 for r in results.values()}
+    for r in results.values():
+        kept[r.source] += len(r.kept)
+    assert kept == {
+        "gpteacher": 120,
+        "gsm8k_alpaca_format": 80,
+        "hh_rlhf": 80,
+        "oasst_samples": 0,
+        "self_instruct_t0": 108,
+    }
+    quarantined = sum((r.quarantine_counts() for r in results.values()), start=Counter())
+    assert quarantined == {"no_assistant_turn": 30, "empty_field": 12}
+    formats = sum((r.format_counts() for r in results.values()), start=Counter())
+    assert formats == {"alpaca": 200, "hh_rlhf": 80, "prompt_completion": 108}
