@@ -38,6 +38,15 @@ def _ingest(args: argparse.Namespace) -> int:
     return 0 if (report.written or report.unchanged) else 1
 
 
+def _quickstart(args: argparse.Namespace) -> int:
+    """Ingest the bundled sample (or given paths) and materialize the whole graph offline."""
+    from deita_assets.paths import samples_dir
+    from deita_assets.quickstart import run_quickstart
+
+    paths = args.paths or [samples_dir()]
+    return 0 if run_quickstart(paths, args.strategies.split(",")) else 1
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="deita-assets", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
@@ -63,6 +72,16 @@ def build_parser() -> argparse.ArgumentParser:
         help="a folder with this many data files becomes one shard",
     )
     ingest.set_defaults(handler=_ingest)
+    quickstart = commands.add_parser(
+        "quickstart", help="ingest the bundled sample (or PATHs) and materialize the whole graph offline"
+    )
+    quickstart.add_argument("paths", nargs="*", type=Path)
+    quickstart.add_argument(
+        "--strategies",
+        default="deita,random,longest_response",
+        help="comma-separated selection strategies to materialize (and fine-tune) after scoring",
+    )
+    quickstart.set_defaults(handler=_quickstart)
     return parser
 
 

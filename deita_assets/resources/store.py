@@ -56,7 +56,7 @@ class DuckDBStore(DuckDBResource):
     def fetch_arrow(self, sql_name: str, params: Sequence[Any] | Mapping[str, Any] = ()) -> pa.Table:
         """Run `sql/<sql_name>.sql` with parameters and return every row (fetched fully)."""
         with self.get_connection() as conn:
-            return conn.execute(load_sql(sql_name), params).to_arrow_table()
+            return conn.sql(load_sql(sql_name), params=params or None).to_arrow_table()
 
     def execute(self, sql_name: str, params: Sequence[Any] | Mapping[str, Any] = ()) -> None:
         with self.get_connection() as conn:
