@@ -12,7 +12,8 @@ from deita_assets.instance import prepare_dagster_home
 def _dev(args: argparse.Namespace) -> int:
     """Start the Dagster webserver and daemon on this project (sensors and schedules run)."""
     prepare_dagster_home()
-    command = ["dagster", "dev", "-m", "deita_assets.definitions", "-h", args.host, "-p", str(args.port)]
+    command = [sys.executable, "-m", "dagster", "dev", "-m", "deita_assets.definitions"]
+    command += ["-h", args.host, "-p", str(args.port)]
     return subprocess.call(command, env=os.environ.copy())
 
 
