@@ -17,6 +17,7 @@ from deita_assets.assets.ingest import CHECK_NAME, raw_pool
 from deita_assets.cli import main as cli_main
 from deita_assets.core.ingest import file_digest, shard_key
 from deita_assets.partitions import pool_shard
+from deita_assets.quickstart import register_inbox_shards
 from deita_assets.resources.store import DuckDBStore
 from deita_assets.sensors import inbox_sensor
 
@@ -233,6 +234,22 @@ def test_sensor_new_file_once_and_cursor_survives(deita_home: Path, instance, mo
     later = inbox_sensor(dg.build_sensor_context(instance=instance, cursor=again.cursor))
     assert [r.partition_key for r in later.run_requests] == [second]
     assert inbox_sensor.default_status == dg.DefaultSensorStatus.RUNNING
+
+
+def test_register_without_daemon_then_sensor_adds_nothing(deita_home: Path, instance, monkeypatch) -> None:
+    monkeypatch.setenv("DEITA_INBOX_SETTLE_SECONDS", "0")
+    key = put(deita_home / "inbox", "s__one.json", json.dumps(alpaca_rows(0, 3)))
+    assert register_inbox_shards(instance, deita_home / "inbox") == [key]
+    assert register_inbox_shards(instance, deita_home / "inbox") == []
+    assert inbox_sensor(dg.build_sensor_context(instance=instance)).run_requests == []
+
+
+def test_forced_record_format_via_run_config(deita_home: Path, store: DuckDBStore, instance) -> None:
+    row = {"instruction": "i", "output": "o", "prompt": "p", "completion": "c"}
+    key = put(deita_home / "inbox", "f__a.jsonl", json.dumps(row) + "\n")
+    config = {"ops": {"raw_pool": {"config": {"record_format": "alpaca"}}}}
+    assert materialize(instance, store, key, run_config=config).success
+    assert [(r[5], r[6][0]["content"]) for r in snapshot(store)["pool"]] == [("alpaca", "i")]
 
 
 def _documented_rows(shared_data: Path) -> dict[str, int]:
