@@ -93,7 +93,7 @@ def _bundle_lines(path: Path) -> list[str] | None:
         return None
     if path.name.lower().endswith((".jsonl", ".ndjson")):
         lines = [line.removesuffix("\r") for line in text.split("\n")]
-        return [line for line in lines if line.strip()]
+        return [line for line in lines if line.strip(" \t")]  # same blank rule as ingest
     try:
         value = json.loads(text)
     except json.JSONDecodeError:

@@ -171,7 +171,7 @@ def _parse(position: int, raw: str, max_bytes: int) -> RawRecord:
         return RawRecord(position, raw, error=RecordError(TOO_LARGE, f"{size} bytes > cap {max_bytes}"))
     try:
         return RawRecord(position, raw, value=json.loads(raw))
-    except json.JSONDecodeError as err:
+    except (ValueError, RecursionError) as err:  # JSONDecodeError, int digit limit, deep nesting
         if _has_bad_bytes(raw):
             return RawRecord(position, raw, error=RecordError(NON_UTF8, "bytes that are not UTF-8"))
         return RawRecord(position, raw, error=RecordError(MALFORMED_JSON, str(err)))
@@ -180,7 +180,7 @@ def _parse(position: int, raw: str, max_bytes: int) -> RawRecord:
 def _jsonl(text: str, max_bytes: int) -> Iterator[RawRecord]:
     for number, line in enumerate(text.split("\n"), start=1):
         line = line.removesuffix("\r")
-        if line.strip():
+        if line.strip(" \t"):  # JSON whitespace only: a line of other junk is a record to quarantine
             yield _parse(number, line, max_bytes)
 
 
@@ -198,7 +198,7 @@ def _json_array(text: str, max_bytes: int) -> Iterator[RawRecord]:
     while True:
         try:
             value, end = decoder.raw_decode(text, index)
-        except json.JSONDecodeError as err:
+        except (ValueError, RecursionError) as err:  # JSONDecodeError, int digit limit, deep nesting
             tail = text[index:]
             reason = NON_UTF8 if _has_bad_bytes(tail[:RAW_KEEP_CHARS]) else MALFORMED_JSON
             yield RawRecord(position, tail, error=RecordError(reason, f"array element unreadable: {err}"))
@@ -229,11 +229,11 @@ def _json_object_or_lines(text: str, max_bytes: int) -> tuple[str, Iterator[RawR
     stripped = text.strip()
     try:
         value = json.loads(stripped)
-    except json.JSONDecodeError:
+    except (ValueError, RecursionError):
         first_line = stripped.split("\n", 1)[0].removesuffix("\r")
         try:
             json.loads(first_line)
-        except json.JSONDecodeError:
+        except (ValueError, RecursionError):
             return "json_object", iter([_parse(0, stripped, max_bytes)])
         return "jsonl", _jsonl(text, max_bytes)
     size = len(_utf8_bytes(stripped))

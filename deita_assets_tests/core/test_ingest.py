@@ -8,6 +8,8 @@ from pathlib import Path
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from deita_assets.core import formats as F
 from deita_assets.core.ingest import ShardReadError, find_shard_file, ingest_file, shard_key, source_name
@@ -198,3 +200,33 @@ def test_names_keys_and_lookup(tmp_path: Path) -> None:
     path.write_text(jsonl(GOOD, GOOD))
     with pytest.raises(ShardReadError, match="changed"):
         find_shard_file(tmp_path, key)
+
+
+@pytest.mark.parametrize(
+    "line",
+    [
+        "[" * 100_000,
+        '{"instruction": "x", "output": ' + "9" * 5000 + "}",
+        '{"instruction": "x", "output": NaN}',
+    ],
+)
+def test_pathological_json_is_quarantined_not_raised(tmp_path: Path, line: str) -> None:
+    result = ingest_file(write(tmp_path, "p.jsonl", jsonl(GOOD) + line + "\n"))
+    assert result.rows_read == 2 and len(result.kept) == 1
+    assert set(reasons(result)) <= {F.MALFORMED_JSON, F.WRONG_TYPE}
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(data=st.binary(max_size=2_000), suffix=st.sampled_from([".jsonl", ".json", ".txt"]))
+def test_any_bytes_end_as_rows_or_a_clear_error(tmp_path: Path, data: bytes, suffix: str) -> None:
+    path = write(tmp_path, f"fuzz{suffix}", data)
+    try:
+        result = ingest_file(path)
+    except ShardReadError as err:
+        assert str(path) in str(err)
+        return
+    assert result.rows_read == len(result.kept) + len(result.quarantined) + len(result.duplicates_within)
+    assert all(q.raw.encode("utf-8") is not None and q.reason in F.REASONS for q in result.quarantined)
+    if result.container == "jsonl":
+        lines = data.removeprefix(b"\xef\xbb\xbf").split(b"\n")
+        assert result.rows_read == sum(1 for line in lines if line.removesuffix(b"\r").strip(b" \t"))
