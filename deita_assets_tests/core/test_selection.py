@@ -89,7 +89,7 @@ def test_blocked_filter_equals_sequential_walk(case):
 @settings(max_examples=40, deadline=None)
 @given(seed=st.integers(0, 2**32 - 1), block_size=st.sampled_from([1, 3, 16, 256]))
 def test_near_threshold_pairs_decided_exactly(seed, block_size):
-    """Pairs built with similarity within ±1e-3 of τ: inside the screen's margin, so the exact path decides."""
+    """Similarities within ±1e-3 of τ: inside the screen margin, so the exact path decides."""
     rng = np.random.default_rng(seed)
     d, tau, n = 64, 0.9, 120
     base = _unit(rng.standard_normal((1, d)))[0]
