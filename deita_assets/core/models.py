@@ -75,7 +75,22 @@ def load_causal_lm(name_or_path: str, dtype: Any = None) -> tuple[PreTrainedMode
     model = AutoModelForCausalLM.from_pretrained(source.name_or_path, dtype=dtype or torch.float32, **kwargs)
     if tokenizer.pad_token_id is None:
         tokenizer.pad_token = tokenizer.eos_token
+    if source.gguf_file:
+        release_dequantized_gguf(model)
     return model, tokenizer
+
+
+def release_dequantized_gguf(model: Any) -> None:
+    """Drop the GGUF quantizer from a model whose weights were fully dequantized to float.
+
+    transformers keeps the quantizer attached after dequantizing, which makes Trainer refuse to
+    train ("purely quantized model") and save_pretrained refuse to serialize, although every layer
+    is a plain float nn.Linear. Packed GGUF layers (not dequantized) keep their quantizer.
+    """
+    quantizer = getattr(model, "hf_quantizer", None)
+    if quantizer is None or getattr(quantizer, "packed_modules", None):
+        return
+    quantizer.remove_quantization_config(model)
 
 
 def resolve_embedder(name_or_path: str) -> str:
