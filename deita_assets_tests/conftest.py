@@ -34,3 +34,15 @@ def shared_data() -> Path:
     if not SHARED_DATA.is_dir():
         pytest.fail(f"../shared/data not found at {SHARED_DATA} (set DEITA_SHARED_DATA)")
     return SHARED_DATA
+
+
+@pytest.fixture(scope="session")
+def small_llm_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The bundled SmolLM2-135M-Instruct saved once as safetensors: later loads take ~1 s, not ~20 s."""
+    from deita_assets.core.models import BUNDLED_LLM, load_causal_lm
+
+    path = tmp_path_factory.mktemp("smollm2_safetensors")
+    model, tokenizer = load_causal_lm(BUNDLED_LLM)
+    model.save_pretrained(str(path))
+    tokenizer.save_pretrained(str(path))
+    return path

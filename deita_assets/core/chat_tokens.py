@@ -39,7 +39,9 @@ def _render(tokenizer: PreTrainedTokenizerBase, turns: list[Turn], generation_pr
     return str(text)
 
 
-def assistant_char_spans(tokenizer: PreTrainedTokenizerBase, turns: list[Turn]) -> tuple[str, list[tuple[int, int]]]:
+def assistant_char_spans(
+    tokenizer: PreTrainedTokenizerBase, turns: list[Turn]
+) -> tuple[str, list[tuple[int, int]]]:
     """The rendered conversation and the character spans of every assistant reply in it.
 
     A reply's span runs from the end of the prompt rendered with the generation prompt to the end of
@@ -76,7 +78,9 @@ def encode_conversation(
     return EncodedConversation(ids[:max_length], labels[:max_length], truncated)
 
 
-def pad_batch(items: Sequence[EncodedConversation], pad_id: int, left: bool = False) -> dict[str, torch.Tensor]:
+def pad_batch(
+    items: Sequence[EncodedConversation], pad_id: int, left: bool = False
+) -> dict[str, torch.Tensor]:
     """Pad to the longest item: pads get attention 0 and label -100."""
     import torch
 
@@ -86,9 +90,11 @@ def pad_batch(items: Sequence[EncodedConversation], pad_id: int, left: bool = Fa
         pad = width - len(item.input_ids)
         fill = ([pad_id] * pad, [0] * pad, [IGNORE_INDEX] * pad)
         body = (item.input_ids, [1] * len(item.input_ids), item.labels)
-        parts = [f + b for f, b in zip(fill, body, strict=True)] if left else [
-            b + f for f, b in zip(fill, body, strict=True)
-        ]
+        parts = (
+            [f + b for f, b in zip(fill, body, strict=True)]
+            if left
+            else [b + f for f, b in zip(fill, body, strict=True)]
+        )
         ids.append(parts[0])
         mask.append(parts[1])
         labels.append(parts[2])

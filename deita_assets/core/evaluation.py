@@ -85,7 +85,9 @@ def normalize_prompt(text: str) -> str:
     return _SPACE.sub(" ", _PUNCT.sub(" ", text)).strip()
 
 
-def find_leaks(eval_prompts: Iterable[str], training_prompts: Iterable[tuple[str, str]]) -> list[tuple[str, str]]:
+def find_leaks(
+    eval_prompts: Iterable[str], training_prompts: Iterable[tuple[str, str]]
+) -> list[tuple[str, str]]:
     """(row_id, prompt) of training prompts whose normalized text equals any eval prompt's."""
     forbidden = {normalize_prompt(p) for p in eval_prompts}
     forbidden.discard("")
@@ -104,7 +106,10 @@ class NLLResult:
 
 
 def reference_nll(
-    model: Any, tokenizer: Any, conversations: Sequence[Sequence[Any]], max_length: int = 1024,
+    model: Any,
+    tokenizer: Any,
+    conversations: Sequence[Sequence[Any]],
+    max_length: int = 1024,
     batch_size: int = 4,
 ) -> NLLResult:
     """Mean per-token negative log-likelihood (nats) of the assistant turns given everything before.
@@ -145,8 +150,12 @@ def reference_nll(
 
 
 def generate_answers(
-    model: Any, tokenizer: Any, questions: Sequence[Sequence[str]], max_new_tokens: int = 128,
-    batch_size: int = 8, max_prompt_tokens: int = 768,
+    model: Any,
+    tokenizer: Any,
+    questions: Sequence[Sequence[str]],
+    max_new_tokens: int = 128,
+    batch_size: int = 8,
+    max_prompt_tokens: int = 768,
 ) -> list[list[str]]:
     """Greedy multi-turn answers: turn k is asked with the model's own earlier answers in context."""
     import torch
@@ -166,16 +175,24 @@ def generate_answers(
                 for i in chunk
             ]
             batch = tokenizer(
-                prompts, return_tensors="pt", padding=True, truncation=True, max_length=max_prompt_tokens,
+                prompts,
+                return_tensors="pt",
+                padding=True,
+                truncation=True,
+                max_length=max_prompt_tokens,
                 add_special_tokens=False,
             )
             with torch.inference_mode():
                 output = model.generate(
-                    **batch, max_new_tokens=max_new_tokens, do_sample=False,
+                    **batch,
+                    max_new_tokens=max_new_tokens,
+                    do_sample=False,
                     pad_token_id=tokenizer.pad_token_id,
                 )
             new_tokens = output[:, batch["input_ids"].shape[1] :]
-            for i, text in zip(chunk, tokenizer.batch_decode(new_tokens, skip_special_tokens=True), strict=True):
+            for i, text in zip(
+                chunk, tokenizer.batch_decode(new_tokens, skip_special_tokens=True), strict=True
+            ):
                 answers[i].append(text.strip())
     return answers
 
@@ -187,3 +204,33 @@ def _history(questions: Sequence[str], answers: Sequence[str]) -> list[Turn]:
         if k < len(answers):
             turns.append({"role": "assistant", "content": answers[k]})
     return turns
+
+
+def choose_holdout(candidates: Sequence[tuple[str, str]], size: int, seed: int) -> list[str]:
+    """Row ids held out from the pool: a seeded sample of (row_id, source) spread evenly over sources."""
+    import random
+
+    by_source: dict[str, list[str]] = {}
+    for row_id, source in sorted(candidates):
+        by_source.setdefault(source, []).append(row_id)
+    rng = random.Random(seed)
+    for rows in by_source.values():
+        rng.shuffle(rows)
+    chosen: list[str] = []
+    queues = [by_source[s] for s in sorted(by_source)]
+    while len(chosen) < size and any(queues):
+        for queue in queues:
+            if queue and len(chosen) < size:
+                chosen.append(queue.pop())
+    return sorted(chosen)
+
+
+def spread_over_categories(items: Sequence[EvalItem], n: int) -> list[EvalItem]:
+    """The first n items taken round-robin over categories, so a small judge set covers all of them."""
+    by_category: dict[str, list[EvalItem]] = {}
+    for item in items:
+        by_category.setdefault(item.category, []).append(item)
+    ordered = sorted(
+        items, key=lambda it: (by_category[it.category].index(it), sorted(by_category).index(it.category))
+    )
+    return ordered[:n]

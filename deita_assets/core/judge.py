@@ -45,8 +45,10 @@ def single_grade_messages(
     system = SINGLE_SYSTEM + (" " + SINGLE_REFERENCE_NOTE if references else "")
     body = _conversation_block(questions, answers, "Assistant")
     if references:
-        body = f"## Reference answers\n{_conversation_block(questions, references, 'Reference')}\n\n" \
+        body = (
+            f"## Reference answers\n{_conversation_block(questions, references, 'Reference')}\n\n"
             f"## Answer to grade\n{body}"
+        )
     body += "\n\nGrade the assistant's final answer."
     return [{"role": "system", "content": system}, {"role": "user", "content": body}]
 
@@ -151,3 +153,63 @@ def win_rate(outcomes: Sequence[PairwiseOutcome]) -> WinRate:
         n_failed=len(outcomes) - len(scored),
         n_inconsistent=sum(1 for o in scored if not o.consistent),
     )
+
+
+SINGLE = "single"
+CANDIDATE_FIRST = "pairwise_candidate_first"
+CANDIDATE_SECOND = "pairwise_candidate_second"
+
+
+@dataclass(frozen=True)
+class JudgeTask:
+    """One judge request: which item, which kind of judgement, and the messages to send."""
+
+    item_id: str
+    kind: str
+    messages: list[dict[str, str]]
+
+
+def single_tasks(
+    items: Sequence[tuple[str, Sequence[str], Sequence[str] | None]], answers: dict[str, Sequence[str]]
+) -> list[JudgeTask]:
+    """(item_id, questions, references) + the model's answers -> one grading task per item."""
+    return [
+        JudgeTask(item_id, SINGLE, single_grade_messages(questions, answers[item_id], references))
+        for item_id, questions, references in items
+        if item_id in answers
+    ]
+
+
+def pairwise_tasks(
+    items: Sequence[tuple[str, Sequence[str], Sequence[str] | None]],
+    candidate: dict[str, Sequence[str]],
+    baseline: dict[str, Sequence[str]],
+) -> list[JudgeTask]:
+    """Two tasks per item: the candidate shown as A, then as B (position bias cancels)."""
+    tasks = []
+    for item_id, questions, _references in items:
+        if item_id not in candidate or item_id not in baseline:
+            continue
+        tasks.append(
+            JudgeTask(
+                item_id, CANDIDATE_FIRST, pairwise_messages(questions, candidate[item_id], baseline[item_id])
+            )
+        )
+        tasks.append(
+            JudgeTask(
+                item_id, CANDIDATE_SECOND, pairwise_messages(questions, baseline[item_id], candidate[item_id])
+            )
+        )
+    return tasks
+
+
+def pairwise_outcomes(verdicts: dict[tuple[str, str], ParsedVerdict]) -> list[PairwiseOutcome]:
+    """Pair each item's two orders; an item missing either order counts as a failure."""
+    items = sorted({item_id for item_id, _kind in verdicts})
+    missing = ParsedVerdict(None, "missing")
+    return [
+        combine_orders(
+            verdicts.get((i, CANDIDATE_FIRST), missing), verdicts.get((i, CANDIDATE_SECOND), missing)
+        )
+        for i in items
+    ]

@@ -64,8 +64,13 @@ class SFTConfig:
 
 PAPER_RECIPES: dict[str, SFTConfig] = {
     "deita": SFTConfig(
-        epochs=6, learning_rate=2e-5, warmup_ratio=0.1, lr_scheduler="cosine", batch_size=8,
-        grad_accum=64, max_length=2048,
+        epochs=6,
+        learning_rate=2e-5,
+        warmup_ratio=0.1,
+        lr_scheduler="cosine",
+        batch_size=8,
+        grad_accum=64,
+        max_length=2048,
     ),
     "mods": SFTConfig(epochs=3, learning_rate=2e-5, warmup_ratio=0.03, lr_scheduler="cosine"),
 }
@@ -146,8 +151,11 @@ def _apply_lora(model: Any, config: SFTConfig) -> Any:
     from peft import LoraConfig, get_peft_model
 
     lora = LoraConfig(
-        r=config.lora_r, lora_alpha=config.lora_alpha, lora_dropout=config.lora_dropout,
-        target_modules="all-linear", task_type="CAUSAL_LM",
+        r=config.lora_r,
+        lora_alpha=config.lora_alpha,
+        lora_dropout=config.lora_dropout,
+        target_modules="all-linear",
+        task_type="CAUSAL_LM",
     )
     return get_peft_model(model, lora)
 

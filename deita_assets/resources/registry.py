@@ -6,6 +6,7 @@ from typing import Any
 from deita_assets.resources.embedder import EmbedderResource
 from deita_assets.resources.llm import llm_from_env
 from deita_assets.resources.store import DuckDBStore
+from deita_assets.resources.trainer import TrainerResource
 
 
 def build_resources() -> dict[str, Any]:
@@ -13,4 +14,5 @@ def build_resources() -> dict[str, Any]:
         "store": DuckDBStore(),
         "embedder": EmbedderResource(),
         "llm": llm_from_env(os.environ),
+        "trainer": TrainerResource(),
     }

@@ -1,0 +1,1 @@
+DELETE FROM eval_answers WHERE strategy = ?;

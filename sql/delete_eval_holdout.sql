@@ -1,0 +1,1 @@
+DELETE FROM eval_holdout;

@@ -1,0 +1,1 @@
+DELETE FROM training_runs WHERE strategy = ?;
