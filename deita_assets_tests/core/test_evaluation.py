@@ -1,3 +1,4 @@
+import dagster as dg
 import pytest
 
 from deita_assets.core.comparison import comparison_rows, equal_budget, markdown_image, plot_comparison
@@ -78,3 +79,13 @@ def test_comparison_rows_and_plot(tmp_path):
     png = plot_comparison(rows, tmp_path / "c.png")
     assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert markdown_image(png).startswith("![strategy comparison](data:image/png;base64,iVBOR")
+
+
+def test_heavy_jobs_carry_the_run_queue_tag():
+    from deita_assets.definitions import defs
+
+    for name in ("finetune_and_evaluate", "evaluate_base_model"):
+        assert defs.resolve_job_def(name).tags.get("deita/heavy") == "true"
+    graph = defs.resolve_asset_graph()
+    for key in ("finetuned_model", "model_evaluation", "base_model_evaluation"):
+        assert graph.get(dg.AssetKey(key)).tags.get("deita/heavy") == "true"

@@ -112,3 +112,15 @@ def test_killed_run_resumes_from_last_checkpoint(small_llm_dir, tmp_path):
     assert [step for step, _ in resumed.loss_curve] == [1, 2, 3, 4]
     # tokens/s counts only the work done after the resume
     assert resumed.tokens_seen > 0 and (resumed.run_dir / "final" / "model.safetensors").is_file()
+
+
+def test_lora_run_saves_merged_plain_weights(small_llm_dir, tmp_path):
+    config = tiny_config(small_llm_dir, lora_r=4, lora_alpha=8, max_steps=2, learning_rate=1e-3)
+    result = train_sft(ROWS[:2], config, tmp_path)
+    assert result.steps == 2 and result.loss_curve[-1][1] < result.loss_curve[0][1]
+    trained, _ = load_trained(result.model_dir)
+    base, _ = load_trained(small_llm_dir)
+    names = [n for n, _ in trained.named_parameters()]
+    assert not any("lora" in n for n in names)  # adapters merged: a plain model for evaluation
+    changed = [n for n, p in trained.named_parameters() if not p.equal(dict(base.named_parameters())[n])]
+    assert any("q_proj" in n for n in changed) and not any("embed_tokens" in n for n in changed)

@@ -1,0 +1,27 @@
+"""Jobs for the heavy model stage, tagged so the run queue runs at most one at a time.
+
+dagster.yaml limits runs tagged `deita/heavy` (tag_concurrency_limits): launching these jobs (or
+backfills of them) queues training and evaluation runs instead of running them side by side on a
+small CPU. The assets also carry the tag (asset and op tags) so it shows in the UI.
+"""
+
+import dagster as dg
+
+from deita_assets.assets.evaluation import base_model_evaluation, model_evaluation
+from deita_assets.assets.training import HEAVY, finetuned_model
+from deita_assets.partitions import strategy
+
+finetune_and_evaluate_job = dg.define_asset_job(
+    "finetune_and_evaluate",
+    selection=dg.AssetSelection.assets(finetuned_model, model_evaluation),
+    partitions_def=strategy,
+    tags=HEAVY,
+    description="Fine-tune on one strategy's selection and evaluate it (one heavy run per strategy).",
+)
+evaluate_base_model_job = dg.define_asset_job(
+    "evaluate_base_model",
+    selection=dg.AssetSelection.assets(base_model_evaluation),
+    tags=HEAVY,
+    description="Evaluate the untuned base model: the reference row of the comparison.",
+)
+MODEL_JOBS = [finetune_and_evaluate_job, evaluate_base_model_job]

@@ -1,0 +1,1 @@
+SELECT row_id FROM pool;

@@ -1,0 +1,1 @@
+SELECT source, count(*) AS n FROM pool GROUP BY source ORDER BY n DESC;
