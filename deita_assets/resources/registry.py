@@ -5,6 +5,7 @@ from typing import Any
 
 from deita_assets.resources.embedder import EmbedderResource
 from deita_assets.resources.llm import llm_from_env
+from deita_assets.resources.reward import RewardResource
 from deita_assets.resources.store import DuckDBStore
 from deita_assets.resources.trainer import TrainerResource
 
@@ -15,4 +16,5 @@ def build_resources() -> dict[str, Any]:
         "embedder": EmbedderResource(),
         "llm": llm_from_env(os.environ),
         "trainer": TrainerResource(),
+        "reward": RewardResource(),
     }

@@ -10,53 +10,13 @@ from deita_assets.core.reward import (
     load_sequence_classification_reward,
     row_reward,
 )
-
-WORDS = [
-    "the",
-    "a",
-    "cat",
-    "dog",
-    "sat",
-    "on",
-    "mat",
-    "write",
-    "poem",
-    "about",
-    "sea",
-    "explain",
-    "why",
-    "sky",
-    "is",
-    "blue",
-    "answer",
-    "short",
-    "long",
-]
+from deita_assets_tests.tiny_models import build_tiny_reward_model
 
 
 @pytest.fixture(scope="module")
 def tiny_reward_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A 2-layer BERT reward model (num_labels=1) and WordPiece tokenizer saved to disk: no hub."""
-    import torch
-    from transformers import BertConfig, BertForSequenceClassification, BertTokenizerFast
-
-    out = tmp_path_factory.mktemp("tiny_reward")
-    vocab = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", *WORDS, "."]
-    (out / "vocab.txt").write_text("\n".join(vocab) + "\n")
-    tokenizer = BertTokenizerFast(vocab_file=str(out / "vocab.txt"), model_max_length=24)
-    torch.manual_seed(0)
-    config = BertConfig(
-        vocab_size=len(vocab),
-        hidden_size=32,
-        num_hidden_layers=2,
-        num_attention_heads=2,
-        intermediate_size=64,
-        max_position_embeddings=64,
-        num_labels=1,
-    )
-    BertForSequenceClassification(config).save_pretrained(out)
-    tokenizer.save_pretrained(out)
-    return out
+    return build_tiny_reward_model(tmp_path_factory.mktemp("tiny_reward"))
 
 
 PAIRS = [

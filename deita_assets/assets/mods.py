@@ -1,0 +1,465 @@
+"""MoDS (arXiv 2311.15653) beside DEITA: coverage seed -> seed model -> necessity -> final selection.
+
+Final = seed ∪ augmented, written to `mods_selection` (same columns as `selection`), which
+selected_subset[mods] copies. Instructions are embedded with the `embedder` resource (offline:
+all-MiniLM-L6-v2, mean pooling, unit vectors, cosine distance) — MoDS used bert-base-uncased [CLS]
+vectors of the instruction (96 tokens); any sentence-transformers model is one config value away.
+"""
+
+import json
+import math
+from collections import Counter
+from dataclasses import asdict
+from typing import Any
+
+import dagster as dg
+import numpy as np
+import pyarrow as pa
+from pydantic import Field
+
+from deita_assets.assets.reward import reward_scores
+from deita_assets.core import mods
+from deita_assets.core.kcenter import KCenterResult, k_center_greedy
+from deita_assets.core.models import BUNDLED_LLM
+from deita_assets.core.report import counts_table, histogram_table, markdown_table
+from deita_assets.paths import artifacts_dir
+from deita_assets.resources.embedder import EmbedderResource
+from deita_assets.resources.reward import RewardResource
+from deita_assets.resources.store import DuckDBStore
+
+
+class ModsSeedConfig(dg.Config):
+    alpha: float | None = Field(
+        default=None,
+        description="Quality threshold (keep reward > alpha). None: 0.0 for an HF reward model (MoDS, "
+        "Alpaca), 3.5 for the DEITA quality scorer (scale [1, 6]).",
+    )
+    k: int = Field(default=16, ge=1, description="Seed size K (MoDS: 1K on Alpaca; demo-sized here).")
+    seed: int = Field(default=0, description="Draws the k-center start point.")
+
+
+class ModsSeedModelConfig(dg.Config):
+    base_model: str = Field(default=BUNDLED_LLM, description="Model to fine-tune on the seed (hub id/path).")
+    epochs: float = Field(default=3.0, description="MoDS: 3 epochs.")
+    max_steps: int = Field(default=-1, description="Caps optimizer steps when > 0 (demo/test runs).")
+    learning_rate: float = Field(default=1e-4, description="MoDS: 2e-5 (7B); larger for the 135M demo.")
+    batch_size: int = Field(default=4, ge=1)
+    max_length: int = Field(default=256, ge=32, description="Tokens per training row.")
+    lora_r: int = Field(default=0, ge=0, description="LoRA rank; 0 = full fine-tune.")
+
+
+class ModsNecessityConfig(dg.Config):
+    beta: float | None = Field(
+        default=None,
+        description="Necessity threshold (own answer reward < beta). None: 0.0 for an HF reward model "
+        "(MoDS, Alpaca), 3.5 for the DEITA quality scorer.",
+    )
+    k: int = Field(default=16, ge=0, description="Augmented set size (k-center over the necessary rows).")
+    max_instructions: int = Field(
+        default=48,
+        ge=1,
+        description="Demo cap: high-quality rows answered by the seed model (seeded sample).",
+    )
+    max_new_tokens: int = Field(default=64, ge=1, description="Tokens generated per answer.")
+    max_prompt_tokens: int = Field(default=512, ge=16)
+    batch_size: int = Field(default=8, ge=1, description="Prompts per generate() call.")
+    seed: int = Field(default=0, description="Demo-cap sample order and k-center start.")
+
+
+SEED_SCHEMA = pa.schema(
+    [
+        ("row_id", pa.string()),
+        ("shard", pa.string()),
+        ("pick_order", pa.int32()),
+        ("reward", pa.float64()),
+        ("pick_distance", pa.float64()),
+        ("instruction", pa.string()),
+        ("alpha", pa.float64()),
+        ("reward_source", pa.string()),
+        ("embedder", pa.string()),
+        ("k_requested", pa.int32()),
+    ]
+)
+NECESSITY_SCHEMA = pa.schema(
+    [
+        ("row_id", pa.string()),
+        ("shard", pa.string()),
+        ("reward", pa.float64()),
+        ("instruction", pa.string()),
+        ("generated", pa.string()),
+        ("own_reward", pa.float64()),
+        ("status", pa.string()),
+        ("necessary", pa.bool_()),
+        ("augmented", pa.bool_()),
+        ("pick_order", pa.int32()),
+        ("pick_distance", pa.float64()),
+        ("nearest_row_id", pa.string()),
+        ("nearest_sim", pa.float64()),
+        ("beta", pa.float64()),
+    ]
+)
+SELECTION_SCHEMA = pa.schema(
+    [
+        ("row_id", pa.string()),
+        ("examined_order", pa.int32()),
+        ("score", pa.float64()),
+        ("kept", pa.bool_()),
+        ("reason", pa.string()),
+        ("nearest_row_id", pa.string()),
+        ("nearest_sim", pa.float64()),
+    ]
+)
+
+
+def _rewarded_rows(store: DuckDBStore) -> list[dict[str, Any]]:
+    """Every rewarded pool row with its turns; refuses a table that mixes reward scales."""
+    rows = store.fetch_arrow("select_mods_rewarded_rows").to_pylist()
+    sources = {(r["source_kind"], r["source"]) for r in rows}
+    if len(sources) > 1:
+        raise ValueError(
+            f"reward_scores mixes reward sources {sorted(sources)}: rescore every shard with one"
+        )
+    if not rows:
+        raise ValueError("reward_scores is empty: materialize it for at least one pool_shard")
+    return rows
+
+
+def _kcenter(embedder: EmbedderResource, texts: list[str], k: int, seed: int) -> tuple[KCenterResult, int]:
+    """k-center greedy (cosine) over embedded instructions; returns the run and #texts truncated."""
+    vectors, truncated = embedder.embed(texts)
+    return k_center_greedy(vectors, k, metric="cosine", seed=seed), int(np.sum(truncated))
+
+
+def _finite_or_none(value: float) -> float | None:
+    return float(value) if math.isfinite(value) else None
+
+
+@dg.asset(deps=[reward_scores], group_name="mods", kinds={"duckdb"})
+def mods_seed(
+    context: dg.AssetExecutionContext, config: ModsSeedConfig, store: DuckDBStore, embedder: EmbedderResource
+) -> dg.MaterializeResult:
+    """MoDS steps 1–2: rows with reward > α, then k-center greedy over their instructions -> K seed rows.
+
+    Coverage, not score, picks the seed: the farthest-first walk spreads K instructions over the
+    high-quality set so the seed model sees every kind of task once.
+    """
+    rows = _rewarded_rows(store)
+    kind, source = rows[0]["source_kind"], rows[0]["source"]
+    alpha, alpha_from = mods.default_threshold(kind, config.alpha)
+    high = [r for r in rows if mods.is_high_quality(r["reward"], r["status"], alpha)]
+    if not high:
+        raise ValueError(
+            f"no row has reward > alpha={alpha} among {len(rows)}: lower alpha (see reward_scores)"
+        )
+    instructions = [mods.first_instruction(r["turns"]) or "" for r in high]
+    run, truncated = _kcenter(embedder, instructions, config.k, config.seed)
+    picks = [
+        {
+            "row_id": high[i]["row_id"],
+            "shard": high[i]["shard"],
+            "pick_order": order,
+            "reward": high[i]["reward"],
+            "pick_distance": _finite_or_none(run.pick_distance[order]),
+            "instruction": instructions[i],
+            "alpha": alpha,
+            "reward_source": f"{kind}:{source}",
+            "embedder": embedder.spec(),
+            "k_requested": config.k,
+        }
+        for order, i in enumerate(run.order.tolist())
+    ]
+    store.replace_partition(
+        "mods_seed", "delete_mods_seed", [], pa.Table.from_pylist(picks, schema=SEED_SCHEMA)
+    )
+    rewards = [r["reward"] for r in rows if r["reward"] is not None]
+    context.log.info(f"MoDS seed: {len(picks)} of {len(high)} high-quality rows (alpha={alpha})")
+    return dg.MaterializeResult(
+        metadata={
+            "dagster/row_count": len(picks),
+            "alpha": alpha,
+            "alpha_from": alpha_from,
+            "reward_source": f"{kind}:{source}",
+            "n_rewarded": len(rows),
+            "n_reward_failed": sum(r["status"] != "ok" for r in rows),
+            "n_high_quality": len(high),
+            "k_requested": config.k,
+            "kcenter_exhausted": run.exhausted,
+            "covering_radius_cosine": run.radius,
+            "instructions_truncated": truncated,
+            "embedder": embedder.spec(),
+            "reward_histogram": dg.MetadataValue.md(histogram_table(rewards, bins=12, label="reward")),
+            "seed_preview": dg.MetadataValue.md(
+                markdown_table(
+                    [{k: p[k] for k in ("pick_order", "reward", "instruction")} for p in picks[:20]], 80
+                )
+            ),
+        }
+    )
+
+
+@dg.asset(deps=[mods_seed], group_name="mods", kinds={"pytorch"})
+def mods_seed_model(
+    context: dg.AssetExecutionContext, config: ModsSeedModelConfig, store: DuckDBStore
+) -> dg.MaterializeResult:
+    """MoDS step 3a: fine-tune the base model on the seed set; its own answers then reveal what it lacks.
+
+    Trained through core/training.py (same SFT as finetuned_model); a rerun with the same seed and
+    config reuses or resumes the run directory instead of training again.
+    """
+    from deita_assets.core.training import SFTConfig, train_sft
+
+    seed_rows = store.fetch_arrow("select_mods_seed").to_pylist()
+    if not seed_rows:
+        raise ValueError("mods_seed is empty: materialize mods_seed first")
+    sft = SFTConfig(
+        base_model=config.base_model,
+        epochs=config.epochs,
+        max_steps=config.max_steps,
+        learning_rate=config.learning_rate,
+        batch_size=config.batch_size,
+        max_length=config.max_length,
+        lora_r=config.lora_r,
+    )
+    result = train_sft([r["turns"] for r in seed_rows], sft, artifacts_dir("mods_seed_model"))
+    record = {
+        "model_path": str(result.model_dir),
+        "base_model": config.base_model,
+        "fingerprint": result.run_dir.name,
+        "n_rows": result.n_rows,
+        "steps": result.steps,
+        "final_loss": result.final_loss,
+        "wall_seconds": result.wall_seconds,
+        "config_json": json.dumps(asdict(sft), sort_keys=True),
+    }
+    store.replace_partition("mods_seed_model", "delete_mods_seed_model", [], pa.Table.from_pylist([record]))
+    context.log.info(f"MoDS seed model: {result.steps} steps, final loss {result.final_loss}")
+    return dg.MaterializeResult(
+        metadata={
+            "model_path": dg.MetadataValue.path(str(result.model_dir)),
+            "n_rows": result.n_rows,
+            "n_dropped": result.n_dropped,
+            "n_truncated": result.n_truncated,
+            "steps": result.steps,
+            "final_loss": result.final_loss,
+            "reused": result.reused,
+            "wall_seconds": round(result.wall_seconds, 1),
+            "loss_curve": dg.MetadataValue.md(
+                markdown_table([{"step": s, "loss": loss} for s, loss in result.loss_curve[-20:]])
+            ),
+        }
+    )
+
+
+def _generate_own_answers(model_path: str, instructions: list[str], config: ModsNecessityConfig) -> list[str]:
+    """Greedy answers of the seed model, batched (transformers generate, bounded new tokens)."""
+    from deita_assets.core.evaluation import generate_answers
+    from deita_assets.core.models import load_causal_lm
+
+    model, tokenizer = load_causal_lm(model_path)
+    answers = generate_answers(
+        model,
+        tokenizer,
+        [[text] for text in instructions],
+        max_new_tokens=config.max_new_tokens,
+        batch_size=config.batch_size,
+        max_prompt_tokens=config.max_prompt_tokens,
+    )
+    return [a[0] if a else "" for a in answers]
+
+
+def _row_fields(row: dict[str, Any], instruction: str, **fields: Any) -> dict[str, Any]:
+    """One `mods_necessity` row: the pool row's identity plus what necessity found out about it."""
+    base = {
+        "row_id": row["row_id"],
+        "shard": row["shard"],
+        "reward": row["reward"],
+        "instruction": instruction,
+    }
+    return {"necessary": False, "augmented": False, **base, **fields}
+
+
+def _necessity_rows(
+    examined: list[dict[str, Any]],
+    instructions: list[str],
+    answers: list[str],
+    own_rewards: np.ndarray,
+    statuses: list[str],
+    necessary: list[int],
+    run: KCenterResult,
+) -> tuple[list[dict[str, Any]], dict[str, tuple[str, float]]]:
+    """Rows for `mods_necessity`, and for necessary-but-unpicked rows their nearest augmented center."""
+    position = {i: j for j, i in enumerate(necessary)}
+    pick_order = {j: order for order, j in enumerate(run.order.tolist())}
+    table, nearest = [], {}
+    for i, row in enumerate(examined):
+        j = position.get(i)
+        order = pick_order.get(j) if j is not None else None
+        fields: dict[str, Any] = {
+            "generated": answers[i],
+            "own_reward": _finite_or_none(own_rewards[i]),
+            "status": mods.AUGMENTED if order is not None else statuses[i],
+            "necessary": j is not None,
+            "augmented": order is not None,
+            "pick_order": order,
+            "pick_distance": _finite_or_none(run.pick_distance[order]) if order is not None else None,
+        }
+        if j is not None and order is None and run.order.size:
+            center = examined[necessary[int(run.nearest_center[j])]]["row_id"]
+            nearest[row["row_id"]] = (center, 1.0 - float(run.min_distance[j]))
+            fields["nearest_row_id"], fields["nearest_sim"] = nearest[row["row_id"]]
+        table.append(_row_fields(row, instructions[i], **fields))
+    return table, nearest
+
+
+@dg.asset(deps=[mods_seed_model, mods_seed, reward_scores], group_name="mods", kinds={"pytorch", "duckdb"})
+def mods_necessity(
+    context: dg.AssetExecutionContext,
+    config: ModsNecessityConfig,
+    store: DuckDBStore,
+    embedder: EmbedderResource,
+    reward: RewardResource,
+) -> dg.MaterializeResult:
+    """MoDS steps 3b–4: rows the seed model answers badly (own reward < β), k-center over them -> augmented.
+
+    The paper runs k-center on the necessary rows (the original repo forgot); so do we. Only a
+    seeded sample of `max_instructions` high-quality rows is answered (CPU demo cap, recorded);
+    the rest are explained as not examined. Writes `mods_necessity` and the final `mods_selection`.
+    """
+    rows = _rewarded_rows(store)
+    seed_rows = store.fetch_arrow("select_mods_seed").to_pylist()
+    model_rows = store.fetch_arrow("select_mods_seed_model").to_pylist()
+    if not seed_rows or not model_rows:
+        raise ValueError("materialize mods_seed and mods_seed_model first")
+    alpha = seed_rows[0]["alpha"]
+    beta, beta_from = mods.default_threshold(rows[0]["source_kind"], config.beta)
+    seed_ids = {r["row_id"] for r in seed_rows}
+    candidates = [
+        r
+        for r in rows
+        if mods.is_high_quality(r["reward"], r["status"], alpha) and r["row_id"] not in seed_ids
+    ]
+    order = mods.demo_order([r["row_id"] for r in candidates], config.seed)
+    examined = [candidates[i] for i in order[: config.max_instructions]]
+    capped = [candidates[i] for i in order[config.max_instructions :]]
+    instructions = [mods.first_instruction(r["turns"]) or "" for r in examined]
+
+    answers = _generate_own_answers(model_rows[0]["model_path"], instructions, config) if examined else []
+    scored = reward.load(store).score(list(zip(instructions, answers, strict=True)))
+    statuses = [mods.necessity_status(_finite_or_none(s), beta) for s in scored.scores]
+    necessary = [i for i, s in enumerate(statuses) if s == mods.NECESSARY_NOT_PICKED]
+    run, _ = _kcenter(embedder, [instructions[i] for i in necessary], config.k, config.seed)
+    table, nearest = _necessity_rows(examined, instructions, answers, scored.scores, statuses, necessary, run)
+    table += [_row_fields(r, mods.first_instruction(r["turns"]) or "", status=mods.DEMO_CAP) for r in capped]
+    for item in table:
+        item["beta"] = beta
+    augmented_ids = [examined[necessary[j]]["row_id"] for j in run.order.tolist()]
+    selection = mods.explain_selection(
+        [mods.Rewarded(r["row_id"], r["reward"], r["status"]) for r in rows],
+        alpha,
+        [r["row_id"] for r in seed_rows],
+        {t["row_id"]: t["status"] for t in table},
+        augmented_ids,
+        nearest,
+    )
+    store.replace_partition(
+        "mods_necessity", "delete_mods_necessity", [], pa.Table.from_pylist(table, schema=NECESSITY_SCHEMA)
+    )
+    store.replace_partition(
+        "mods_selection",
+        "delete_mods_selection",
+        [],
+        pa.Table.from_pylist(selection, schema=SELECTION_SCHEMA),
+    )
+    reasons = Counter(s["reason"] for s in selection)
+    own = [t["own_reward"] for t in table if t.get("own_reward") is not None]
+    context.log.info(f"MoDS: {len(seed_rows)} seed + {len(augmented_ids)} augmented rows kept")
+    return dg.MaterializeResult(
+        metadata={
+            "dagster/row_count": len(table),
+            "alpha": alpha,
+            "beta": beta,
+            "beta_from": beta_from,
+            "reward_source": seed_rows[0]["reward_source"],
+            "n_rewarded": len(rows),
+            "n_high_quality": len(candidates) + len(seed_rows),
+            "n_seed": len(seed_rows),
+            "n_candidates_non_seed": len(candidates),
+            "demo_cap_max_instructions": config.max_instructions,
+            "n_answered": len(examined),
+            "n_not_examined_cap": len(capped),
+            "n_own_answer_unscored": statuses.count(mods.OWN_ANSWER_UNSCORED),
+            "n_necessary": len(necessary),
+            "n_augmented": len(augmented_ids),
+            "n_selected": len(seed_rows) + len(augmented_ids),
+            "max_new_tokens": config.max_new_tokens,
+            "own_reward_histogram": dg.MetadataValue.md(
+                histogram_table(own, bins=12, label="own answer reward")
+            ),
+            "reasons": dg.MetadataValue.md(counts_table(reasons, key="reason")),
+            "examples": dg.MetadataValue.md(
+                markdown_table(
+                    [
+                        {k: t.get(k) for k in ("status", "own_reward", "instruction", "generated")}
+                        for t in table[:12]
+                    ],
+                    60,
+                )
+            ),
+        }
+    )
+
+
+def _violations(
+    store: DuckDBStore, sql_name: str, must_be_zero: list[str]
+) -> tuple[dict[str, Any], list[str]]:
+    """Run a one-row check query; returns its counts and the names of the nonzero `must_be_zero` ones."""
+    found = store.fetch_arrow(sql_name).to_pylist()[0]
+    return found, [name for name in must_be_zero if found[name]]
+
+
+def _result(found: dict[str, Any], problems: list[str], warn_only: bool = False) -> dg.AssetCheckResult:
+    return dg.AssetCheckResult(
+        passed=not problems,
+        severity=dg.AssetCheckSeverity.WARN if warn_only else dg.AssetCheckSeverity.ERROR,
+        metadata={
+            **{k: v for k, v in found.items() if v is not None},
+            "problems": "; ".join(problems) or "none",
+        },
+    )
+
+
+@dg.asset_check(asset=mods_seed, blocking=True)
+def mods_seed_valid(store: DuckDBStore) -> dg.AssetCheckResult:
+    """Seed rows are distinct and above α (ERROR); K of them unless high-quality rows ran short (WARN)."""
+    found, problems = _violations(store, "check_mods_seed", ["duplicates", "not_above_alpha"])
+    expected = min(found["k_requested"] or 0, found["n_high_quality"])
+    if problems:
+        return _result(found, problems)
+    if found["n_seed"] != expected:
+        size = f"seed size {found['n_seed']} != min(K, high-quality) = {expected} (duplicate instructions?)"
+        return _result(found, [size], warn_only=True)
+    return _result(found, [])
+
+
+@dg.asset_check(asset=mods_necessity, blocking=True)
+def mods_necessity_valid(store: DuckDBStore) -> dg.AssetCheckResult:
+    """necessary ⊆ high-quality minus seed, necessary means own reward < β, augmented ⊆ necessary."""
+    must_be_zero = [
+        "duplicates",
+        "not_high_quality",
+        "in_seed",
+        "necessary_not_below_beta",
+        "augmented_not_necessary",
+    ]
+    return _result(*_violations(store, "check_mods_necessity", must_be_zero))
+
+
+@dg.asset_check(asset=mods_necessity, blocking=True)
+def mods_selection_valid(store: DuckDBStore) -> dg.AssetCheckResult:
+    """mods_selection keeps exactly seed ∪ augmented and explains every rewarded row once."""
+    found, problems = _violations(
+        store, "check_mods_selection", ["duplicates", "kept_unexplained", "rewarded_rows_missing"]
+    )
+    if found["n_kept"] != found["n_expected_kept"]:
+        problems.append("kept rows != seed + augmented")
+    return _result(found, problems)

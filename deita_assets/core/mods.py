@@ -1,0 +1,134 @@
+"""MoDS (arXiv 2311.15653) selection logic: quality filter, coverage seed, necessity, final explanation.
+
+The unit MoDS works on is an (instruction, response) pair. Pool rows are conversations, so:
+- a row's reward is the mean over its (user, assistant) pairs (core.reward.row_reward);
+- the instruction embedded for coverage and answered by the seed model is the row's first user turn.
+For single-turn Alpaca-style rows both are exactly MoDS's definitions.
+
+Every row that had a reward computed ends up in the explanation with one reason code below, so a
+reader can see why it was or was not kept.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from deita_assets.core.formats import instruction_response_pairs
+
+# Reason codes (stable strings: stored in `mods_selection` / `selection` and counted).
+REWARD_FAILED = "reward_failed"
+BELOW_ALPHA = "reward_not_above_alpha"
+SEED = "seed_kcenter"
+DEMO_CAP = "not_examined_demo_cap"
+OWN_ANSWER_UNSCORED = "own_answer_unscored"
+NOT_NECESSARY = "own_answer_reward_at_least_beta"
+AUGMENTED = "necessary_kcenter"
+NECESSARY_NOT_PICKED = "necessary_not_picked"
+MISSING_FROM_NECESSITY = "missing_from_necessity_run"
+KEPT_REASONS = (SEED, AUGMENTED)
+
+# Default α (quality) and β (necessity) per reward scale. MoDS on Alpaca with the OpenAssistant
+# reward model: α = β = 0.0 (its 214K mix: α = 1.0, β = -1.0). The DEITA quality scorer's scale is
+# [1, 6]; 3.5 is its midpoint, a documented choice of ours (the paper has no value for this scale).
+DEFAULT_THRESHOLDS = {"hf_sequence_classification": 0.0, "deita_quality_scorer": 3.5}
+
+
+def default_threshold(source_kind: str, configured: float | None) -> tuple[float, str]:
+    """The configured threshold, or the default for the reward scale; with where it came from."""
+    if configured is not None:
+        return float(configured), "configured"
+    if source_kind not in DEFAULT_THRESHOLDS:
+        raise ValueError(f"no default threshold for reward source {source_kind!r}: configure one")
+    return DEFAULT_THRESHOLDS[source_kind], f"default for {source_kind}"
+
+
+def first_instruction(turns: Sequence[Mapping[str, str]]) -> str | None:
+    """The first user turn that has an answer: what MoDS embeds and asks the seed model."""
+    pairs = instruction_response_pairs(turns)
+    return pairs[0][0] if pairs else None
+
+
+def is_high_quality(reward: float | None, status: str, alpha: float) -> bool:
+    """MoDS step 1: keep pairs whose reward is strictly above α (failed scores never pass)."""
+    return status == "ok" and reward is not None and math.isfinite(reward) and reward > alpha
+
+
+def demo_order(row_ids: Sequence[str], seed: int) -> list[int]:
+    """A seeded, reproducible shuffle (by salted hash): which rows a demo cap examines first.
+
+    Hash order rather than reward order, so a cap samples the high-quality set without bias.
+    """
+    return sorted(
+        range(len(row_ids)), key=lambda i: hashlib.sha256(f"{seed}:{row_ids[i]}".encode()).hexdigest()
+    )
+
+
+def necessity_status(own_reward: float | None, beta: float) -> str:
+    """MoDS step 3: the seed model still needs a row when its own answer scores below β."""
+    if own_reward is None or not math.isfinite(own_reward):
+        return OWN_ANSWER_UNSCORED
+    return NECESSARY_NOT_PICKED if own_reward < beta else NOT_NECESSARY
+
+
+@dataclass(frozen=True)
+class Rewarded:
+    row_id: str
+    reward: float | None
+    status: str
+
+
+def explain_selection(
+    rewarded: Sequence[Rewarded],
+    alpha: float,
+    seed_ids: Sequence[str],
+    necessity: Mapping[str, str],
+    augmented_ids: Sequence[str],
+    nearest: Mapping[str, tuple[str, float]] | None = None,
+) -> list[dict[str, Any]]:
+    """One row per rewarded pool row: kept = seed ∪ augmented, every other row with its reason.
+
+    Order: seed picks, then augmented picks (both in k-center order), then the rest by reward
+    descending. `necessity` maps high-quality non-seed rows to their necessity status;
+    `nearest` gives, where known, the nearest center and its cosine similarity.
+    """
+    nearest = nearest or {}
+    kept_order = [*seed_ids, *augmented_ids]
+    if len(set(kept_order)) != len(kept_order):
+        raise ValueError("seed and augmented sets overlap")
+    kept_reason = {**dict.fromkeys(seed_ids, SEED), **dict.fromkeys(augmented_ids, AUGMENTED)}
+    by_id = {r.row_id: r for r in rewarded}
+    rest = sorted(
+        (r for r in rewarded if r.row_id not in kept_reason),
+        key=lambda r: (
+            -(r.reward if r.reward is not None and math.isfinite(r.reward) else -math.inf),
+            r.row_id,
+        ),
+    )
+    rows = []
+    for order, row_id in enumerate([*kept_order, *(r.row_id for r in rest)]):
+        item = by_id[row_id]
+        if row_id in kept_reason:
+            reason = kept_reason[row_id]
+        elif item.status != "ok" or item.reward is None or not math.isfinite(item.reward):
+            reason = REWARD_FAILED
+        elif not is_high_quality(item.reward, item.status, alpha):
+            reason = BELOW_ALPHA
+        else:
+            reason = necessity.get(row_id, MISSING_FROM_NECESSITY)
+        near_id, near_sim = nearest.get(row_id, (None, None))
+        rows.append(
+            {
+                "row_id": row_id,
+                "examined_order": order,
+                "score": item.reward if item.reward is not None and math.isfinite(item.reward) else None,
+                "kept": reason in KEPT_REASONS,
+                "reason": reason,
+                "nearest_row_id": near_id,
+                "nearest_sim": near_sim,
+            }
+        )
+    return rows

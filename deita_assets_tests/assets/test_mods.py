@@ -1,0 +1,140 @@
+"""MoDS end to end on 40 Alpaca rows in two shards: reward -> seed -> seed model -> necessity -> selection.
+
+Real code paths, tiny models: a locally built random BERT reward model (the HF sequence-
+classification path), the bundled MiniLM embedder, and a 2-layer random Llama with SmolLM2's
+tokenizer and chat template as the base model (the bundled 135M model is the default config).
+"""
+
+import json
+from pathlib import Path
+
+import dagster as dg
+import numpy as np
+import pyarrow as pa
+import pytest
+
+from deita_assets.assets.mods import (
+    mods_necessity,
+    mods_necessity_valid,
+    mods_seed,
+    mods_seed_model,
+    mods_seed_valid,
+    mods_selection_valid,
+)
+from deita_assets.assets.reward import reward_scores, reward_scores_consistent
+from deita_assets.core import mods
+from deita_assets.core.formats import normalize_record, row_id
+from deita_assets.resources.embedder import EmbedderResource
+from deita_assets.resources.reward import RewardResource
+from deita_assets.resources.store import DuckDBStore, insert_rows
+from deita_assets_tests.tiny_models import build_tiny_causal_lm, build_tiny_reward_model
+
+SHARDS = ["s1", "s2"]
+
+
+def load_pool(store: DuckDBStore, shared_data: Path, n: int = 40) -> None:
+    records = json.loads((shared_data / "alpaca" / "alpaca_5000.json").read_text())[:n]
+    rows = []
+    for position, record in enumerate(records):
+        turns = normalize_record(record).turns
+        rows.append(
+            {
+                "shard": SHARDS[position % 2],
+                "row_id": row_id(turns),
+                "source": "alpaca",
+                "source_file": "alpaca_5000.json",
+                "position": position,
+                "format": "alpaca",
+                "turns": turns,
+                "n_turns": len(turns),
+                "n_chars": sum(len(t["content"]) for t in turns),
+            }
+        )
+    with store.get_connection() as conn:
+        insert_rows(conn, "pool", pa.Table.from_pylist(rows))
+
+
+def checks_passed(result: dg.ExecuteInProcessResult) -> dict[str, bool]:
+    return {e.check_name: e.passed for e in result.get_asset_check_evaluations()}
+
+
+@pytest.mark.slow
+@pytest.mark.shared_data
+def test_mods_pipeline_end_to_end(store: DuckDBStore, shared_data: Path, tmp_path: Path) -> None:
+    load_pool(store, shared_data)
+    instance = dg.DagsterInstance.ephemeral()
+    instance.add_dynamic_partitions("pool_shard", SHARDS)
+    resources = {
+        "store": store,
+        "reward": RewardResource(model=str(build_tiny_reward_model(tmp_path / "rm", 128)), max_length=128),
+        "embedder": EmbedderResource(),
+    }
+    for shard in SHARDS:
+        result = dg.materialize(
+            [reward_scores, reward_scores_consistent],
+            partition_key=shard,
+            resources=resources,
+            instance=instance,
+        )
+        assert result.success and checks_passed(result) == {"reward_scores_consistent": True}
+    rewards = store.fetch_arrow("select_mods_rewarded_rows").to_pylist()
+    assert len(rewards) == 40 and all(
+        r["status"] == "ok" and r["source_kind"] == "hf_sequence_classification" for r in rewards
+    )
+    alpha = float(np.median([r["reward"] for r in rewards]))  # a random model: put half above alpha
+
+    seed_config = {"ops": {"mods_seed": {"config": {"alpha": alpha, "k": 4}}}}
+    result = dg.materialize(
+        [mods_seed, mods_seed_valid], resources=resources, instance=instance, run_config=seed_config
+    )
+    assert result.success and checks_passed(result) == {"mods_seed_valid": True}
+    seed = store.fetch_arrow("select_mods_seed").to_pylist()
+    assert [s["pick_order"] for s in seed] == [0, 1, 2, 3]
+    assert len({s["row_id"] for s in seed}) == 4 and all(s["reward"] > alpha for s in seed)
+
+    base = str(build_tiny_causal_lm(tmp_path / "base"))
+    train = {
+        "ops": {
+            "mods_seed_model": {
+                "config": {"max_steps": 2, "batch_size": 2, "max_length": 256, "base_model": base}
+            }
+        }
+    }
+    result = dg.materialize([mods_seed_model], resources=resources, instance=instance, run_config=train)
+    assert result.success
+    meta = result.asset_materializations_for_node("mods_seed_model")[0].metadata
+    assert meta["steps"].value == 2 and meta["n_rows"].value == 4
+    assert Path(store.fetch_arrow("select_mods_seed_model").to_pylist()[0]["model_path"]).is_dir()
+
+    necessity = {"max_instructions": 5, "max_new_tokens": 6, "batch_size": 5, "k": 3, "beta": 1e9}
+    run_config = {"ops": {"mods_necessity": {"config": necessity}}}
+    result = dg.materialize(
+        [mods_necessity, mods_necessity_valid, mods_selection_valid],
+        resources=resources,
+        instance=instance,
+        run_config=run_config,
+    )
+    assert result.success and checks_passed(result) == {
+        "mods_necessity_valid": True,
+        "mods_selection_valid": True,
+    }
+    with store.get_connection() as conn:
+        rows = conn.execute("SELECT * FROM mods_necessity").to_arrow_table().to_pylist()
+    answered = [r for r in rows if r["status"] != mods.DEMO_CAP]
+    high_quality_non_seed = sum(r["reward"] > alpha for r in rewards) - 4
+    assert len(rows) == high_quality_non_seed and len(answered) == 5
+    assert all(
+        r["necessary"] and np.isfinite(r["own_reward"]) and r["generated"] is not None for r in answered
+    )
+    assert sum(r["augmented"] for r in rows) == 3
+    assert all(r["nearest_row_id"] for r in answered if not r["augmented"])
+
+    selection = store.fetch_arrow("select_mods_selection").to_pylist()
+    kept = [s["row_id"] for s in selection if s["kept"]]
+    augmented = [r["row_id"] for r in sorted(rows, key=lambda r: r["pick_order"] or 0) if r["augmented"]]
+    assert kept == [s["row_id"] for s in seed] + augmented
+    assert len(selection) == 40 and len({s["row_id"] for s in selection}) == 40
+    reasons = {s["reason"] for s in selection}
+    assert {mods.SEED, mods.AUGMENTED, mods.BELOW_ALPHA, mods.NECESSARY_NOT_PICKED} <= reasons
+    meta = result.asset_materializations_for_node("mods_necessity")[0].metadata
+    assert meta["n_selected"].value == 7 and meta["demo_cap_max_instructions"].value == 5

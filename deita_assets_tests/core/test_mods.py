@@ -1,0 +1,91 @@
+"""MoDS selection logic: thresholds, demo sampling and the explanation of every rewarded row."""
+
+import math
+
+import pytest
+
+from deita_assets.core import mods
+from deita_assets.core.mods import Rewarded
+
+
+def test_quality_filter_is_strict_and_never_passes_failures() -> None:
+    assert mods.is_high_quality(0.5, "ok", 0.0)
+    assert not mods.is_high_quality(0.0, "ok", 0.0)
+    assert not mods.is_high_quality(9.0, "failed", 0.0)
+    assert not mods.is_high_quality(math.nan, "ok", 0.0)
+    assert not mods.is_high_quality(None, "ok", 0.0)
+
+
+def test_necessity_is_own_reward_below_beta() -> None:
+    assert mods.necessity_status(-0.1, 0.0) == mods.NECESSARY_NOT_PICKED
+    assert mods.necessity_status(0.0, 0.0) == mods.NOT_NECESSARY
+    assert mods.necessity_status(math.nan, 0.0) == mods.OWN_ANSWER_UNSCORED
+
+
+def test_thresholds_default_per_scale_and_say_where_they_came_from() -> None:
+    assert mods.default_threshold("hf_sequence_classification", None) == (
+        0.0,
+        "default for hf_sequence_classification",
+    )
+    assert mods.default_threshold("deita_quality_scorer", None)[0] == 3.5
+    assert mods.default_threshold("anything", -1.0) == (-1.0, "configured")
+    with pytest.raises(ValueError):
+        mods.default_threshold("unknown_scale", None)
+
+
+def test_first_instruction_is_the_first_answered_user_turn() -> None:
+    turns = [
+        {"role": "system", "content": "s"},
+        {"role": "user", "content": "q1"},
+        {"role": "assistant", "content": "a1"},
+        {"role": "user", "content": "q2"},
+        {"role": "assistant", "content": "a2"},
+    ]
+    assert mods.first_instruction(turns) == "q1"
+    assert mods.first_instruction([{"role": "user", "content": "q"}]) is None
+
+
+def test_demo_order_is_a_reproducible_permutation() -> None:
+    ids = [f"r{i}" for i in range(50)]
+    order = mods.demo_order(ids, seed=1)
+    assert sorted(order) == list(range(50))
+    assert order == mods.demo_order(ids, seed=1)
+    assert order != mods.demo_order(ids, seed=2)
+    assert order != list(range(50))
+
+
+def test_explain_selection_keeps_seed_then_augmented_and_explains_the_rest() -> None:
+    rewarded = [
+        Rewarded("low", -1.0, "ok"),
+        Rewarded("fail", None, "failed"),
+        Rewarded("s1", 2.0, "ok"),
+        Rewarded("s2", 1.0, "ok"),
+        Rewarded("aug", 0.5, "ok"),
+        Rewarded("fine", 3.0, "ok"),
+        Rewarded("nec", 0.7, "ok"),
+        Rewarded("cap", 0.9, "ok"),
+        Rewarded("lost", 0.8, "ok"),
+    ]
+    necessity = {
+        "aug": mods.AUGMENTED,
+        "fine": mods.NOT_NECESSARY,
+        "nec": mods.NECESSARY_NOT_PICKED,
+        "cap": mods.DEMO_CAP,
+    }
+    rows = mods.explain_selection(rewarded, 0.0, ["s2", "s1"], necessity, ["aug"], {"nec": ("aug", 0.93)})
+    assert [r["row_id"] for r in rows] == ["s2", "s1", "aug", "fine", "cap", "lost", "nec", "low", "fail"]
+    assert [r["examined_order"] for r in rows] == list(range(9))
+    by_id = {r["row_id"]: r for r in rows}
+    assert [r["row_id"] for r in rows if r["kept"]] == ["s2", "s1", "aug"]
+    assert by_id["s1"]["reason"] == mods.SEED and by_id["aug"]["reason"] == mods.AUGMENTED
+    assert by_id["fine"]["reason"] == mods.NOT_NECESSARY
+    assert by_id["cap"]["reason"] == mods.DEMO_CAP
+    assert by_id["lost"]["reason"] == mods.MISSING_FROM_NECESSITY
+    assert by_id["low"]["reason"] == mods.BELOW_ALPHA
+    assert by_id["fail"]["reason"] == mods.REWARD_FAILED and by_id["fail"]["score"] is None
+    assert (by_id["nec"]["nearest_row_id"], by_id["nec"]["nearest_sim"]) == ("aug", 0.93)
+
+
+def test_explain_selection_rejects_overlapping_sets() -> None:
+    with pytest.raises(ValueError, match="overlap"):
+        mods.explain_selection([Rewarded("a", 1.0, "ok")], 0.0, ["a"], {}, ["a"])

@@ -1,0 +1,1 @@
+DELETE FROM mods_selection;

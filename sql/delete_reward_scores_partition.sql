@@ -1,0 +1,1 @@
+DELETE FROM reward_scores WHERE shard = ?;
