@@ -41,7 +41,11 @@ class KCenterResult:
 
 
 def prepare_points(points: np.ndarray, metric: Metric) -> np.ndarray:
-    """float32 C-contiguous; unit rows for cosine (zero rows stay zero: distance 1 to everything)."""
+    """float32 C-contiguous; unit rows for cosine.
+
+    A zero row stays zero (distance 1 to everything); so does a row whose float32 norm underflows
+    (all entries below ~1e-19), which no real embedding has.
+    """
     x = np.ascontiguousarray(points, dtype=np.float32)
     if x.ndim != 2:
         raise ValueError(f"points must be a 2-d array, got shape {x.shape}")
