@@ -32,10 +32,7 @@ REWARD_SCHEMA = pa.schema(
 
 @dg.asset(
     partitions_def=pool_shard,
-    deps=[
-        "raw_pool",
-        dg.AssetDep("scorer_model", partition_mapping=dg.SpecificPartitionsPartitionMapping(["quality"])),
-    ],
+    deps=["raw_pool"],
     group_name="mods",
     kinds={"duckdb", "pytorch"},
 )
