@@ -8,6 +8,7 @@ vectors of the instruction (96 tokens); any sentence-transformers model is one c
 
 import json
 import math
+import time
 from collections import Counter
 from dataclasses import asdict
 from typing import Any
@@ -250,12 +251,29 @@ def mods_seed_model(
     )
 
 
-def _generate_own_answers(model_path: str, instructions: list[str], config: ModsNecessityConfig) -> list[str]:
-    """Greedy answers of the seed model, batched (transformers generate, bounded new tokens)."""
+def _generate_own_answers(
+    model_path: str, instructions: list[str], config: ModsNecessityConfig
+) -> tuple[list[str], int, float]:
+    """Greedy answers of the seed model, batched (transformers generate, bounded new tokens).
+
+    Over-long prompts are cut on the left so the generation prompt survives; returns the answers,
+    how many prompts were cut, and the generation seconds.
+    """
     from deita_assets.core.evaluation import generate_answers
     from deita_assets.core.models import load_causal_lm
 
+    if not instructions:
+        return [], 0, 0.0
     model, tokenizer = load_causal_lm(model_path)
+    tokenizer.truncation_side = "left"
+    prompts = [
+        tokenizer.apply_chat_template(
+            [{"role": "user", "content": t}], tokenize=False, add_generation_prompt=True
+        )
+        for t in instructions
+    ]
+    lengths = [len(ids) for ids in tokenizer(prompts, add_special_tokens=False)["input_ids"]]
+    started = time.perf_counter()
     answers = generate_answers(
         model,
         tokenizer,
@@ -264,7 +282,8 @@ def _generate_own_answers(model_path: str, instructions: list[str], config: Mods
         batch_size=config.batch_size,
         max_prompt_tokens=config.max_prompt_tokens,
     )
-    return [a[0] if a else "" for a in answers]
+    seconds = time.perf_counter() - started
+    return [a[0] if a else "" for a in answers], sum(n > config.max_prompt_tokens for n in lengths), seconds
 
 
 def _row_fields(row: dict[str, Any], instruction: str, **fields: Any) -> dict[str, Any]:
@@ -343,7 +362,9 @@ def mods_necessity(
     capped = [candidates[i] for i in order[config.max_instructions :]]
     instructions = [mods.first_instruction(r["turns"]) or "" for r in examined]
 
-    answers = _generate_own_answers(model_rows[0]["model_path"], instructions, config) if examined else []
+    answers, prompts_cut, gen_seconds = _generate_own_answers(
+        model_rows[0]["model_path"], instructions, config
+    )
     scored = reward.load(store).score(list(zip(instructions, answers, strict=True)))
     statuses = [mods.necessity_status(_finite_or_none(s), beta) for s in scored.scores]
     necessary = [i for i, s in enumerate(statuses) if s == mods.NECESSARY_NOT_PICKED]
@@ -392,6 +413,9 @@ def mods_necessity(
             "n_augmented": len(augmented_ids),
             "n_selected": len(seed_rows) + len(augmented_ids),
             "max_new_tokens": config.max_new_tokens,
+            "prompts_truncated": prompts_cut,
+            "generation_seconds": round(gen_seconds, 1),
+            "own_answers_scored_seconds": round(scored.seconds, 1),
             "own_reward_histogram": dg.MetadataValue.md(
                 histogram_table(own, bins=12, label="own answer reward")
             ),

@@ -138,3 +138,4 @@ def test_mods_pipeline_end_to_end(store: DuckDBStore, shared_data: Path, tmp_pat
     assert {mods.SEED, mods.AUGMENTED, mods.BELOW_ALPHA, mods.NECESSARY_NOT_PICKED} <= reasons
     meta = result.asset_materializations_for_node("mods_necessity")[0].metadata
     assert meta["n_selected"].value == 7 and meta["demo_cap_max_instructions"].value == 5
+    assert meta["prompts_truncated"].value == 0 and meta["n_answered"].value == 5
