@@ -6,11 +6,9 @@ all-MiniLM-L6-v2, mean pooling, unit vectors, cosine distance) — MoDS used ber
 vectors of the instruction (96 tokens); any sentence-transformers model is one config value away.
 """
 
-import json
 import math
 import time
 from collections import Counter
-from dataclasses import asdict
 from typing import Any
 
 import dagster as dg
@@ -19,14 +17,18 @@ import pyarrow as pa
 from pydantic import Field
 
 from deita_assets.assets.reward import reward_scores
+from deita_assets.assets.training import HEAVY, FinetuneConfig, training_metadata, training_run_row
 from deita_assets.core import mods
 from deita_assets.core.kcenter import KCenterResult, k_center_greedy
-from deita_assets.core.models import BUNDLED_LLM
 from deita_assets.core.report import counts_table, histogram_table, markdown_table
+from deita_assets.core.training import train_sft
 from deita_assets.paths import artifacts_dir
 from deita_assets.resources.embedder import EmbedderResource
 from deita_assets.resources.reward import RewardResource
 from deita_assets.resources.store import DuckDBStore
+from deita_assets.resources.trainer import TrainerResource
+
+SEED_MODEL_RUN = "mods_seed"  # the `strategy` value of the seed model's training_runs-shaped row
 
 
 class ModsSeedConfig(dg.Config):
@@ -39,14 +41,11 @@ class ModsSeedConfig(dg.Config):
     seed: int = Field(default=0, description="Draws the k-center start point.")
 
 
-class ModsSeedModelConfig(dg.Config):
-    base_model: str = Field(default=BUNDLED_LLM, description="Model to fine-tune on the seed (hub id/path).")
-    epochs: float = Field(default=3.0, description="MoDS: 3 epochs.")
-    max_steps: int = Field(default=-1, description="Caps optimizer steps when > 0 (demo/test runs).")
-    learning_rate: float = Field(default=1e-4, description="MoDS: 2e-5 (7B); larger for the 135M demo.")
+class ModsSeedModelConfig(FinetuneConfig):
+    """finetuned_model's settings; MoDS trained 3 epochs (lr 2e-5, warmup 0.03, cosine)."""
+
+    epochs: float = Field(default=3.0, description="Passes over the seed (MoDS: 3; max_steps > 0 wins).")
     batch_size: int = Field(default=4, ge=1)
-    max_length: int = Field(default=256, ge=32, description="Tokens per training row.")
-    lora_r: int = Field(default=0, ge=0, description="LoRA rank; 0 = full fine-tune.")
 
 
 class ModsNecessityConfig(dg.Config):
@@ -198,57 +197,28 @@ def mods_seed(
     )
 
 
-@dg.asset(deps=[mods_seed], group_name="mods", kinds={"pytorch"})
+@dg.asset(deps=[mods_seed], group_name="mods", kinds={"pytorch"}, tags=HEAVY, op_tags=HEAVY)
 def mods_seed_model(
-    context: dg.AssetExecutionContext, config: ModsSeedModelConfig, store: DuckDBStore
+    context: dg.AssetExecutionContext,
+    config: ModsSeedModelConfig,
+    store: DuckDBStore,
+    trainer: TrainerResource,
 ) -> dg.MaterializeResult:
     """MoDS step 3a: fine-tune the base model on the seed set; its own answers then reveal what it lacks.
 
-    Trained through core/training.py (same SFT as finetuned_model); a rerun with the same seed and
+    Same SFT and base model (`trainer` resource) as finetuned_model; a rerun with the same seed and
     config reuses or resumes the run directory instead of training again.
     """
-    from deita_assets.core.training import SFTConfig, train_sft
-
     seed_rows = store.fetch_arrow("select_mods_seed").to_pylist()
     if not seed_rows:
         raise ValueError("mods_seed is empty: materialize mods_seed first")
-    sft = SFTConfig(
-        base_model=config.base_model,
-        epochs=config.epochs,
-        max_steps=config.max_steps,
-        learning_rate=config.learning_rate,
-        batch_size=config.batch_size,
-        max_length=config.max_length,
-        lora_r=config.lora_r,
-    )
+    trainer.prepare()
+    sft = config.sft_config(trainer.base_model)
     result = train_sft([r["turns"] for r in seed_rows], sft, artifacts_dir("mods_seed_model"))
-    record = {
-        "model_path": str(result.model_dir),
-        "base_model": config.base_model,
-        "fingerprint": result.run_dir.name,
-        "n_rows": result.n_rows,
-        "steps": result.steps,
-        "final_loss": result.final_loss,
-        "wall_seconds": result.wall_seconds,
-        "config_json": json.dumps(asdict(sft), sort_keys=True),
-    }
-    store.replace_partition("mods_seed_model", "delete_mods_seed_model", [], pa.Table.from_pylist([record]))
+    record = training_run_row(SEED_MODEL_RUN, sft, result)
+    store.replace_partition("mods_seed_model", "delete_mods_seed_model", [], record)
     context.log.info(f"MoDS seed model: {result.steps} steps, final loss {result.final_loss}")
-    return dg.MaterializeResult(
-        metadata={
-            "model_path": dg.MetadataValue.path(str(result.model_dir)),
-            "n_rows": result.n_rows,
-            "n_dropped": result.n_dropped,
-            "n_truncated": result.n_truncated,
-            "steps": result.steps,
-            "final_loss": result.final_loss,
-            "reused": result.reused,
-            "wall_seconds": round(result.wall_seconds, 1),
-            "loss_curve": dg.MetadataValue.md(
-                markdown_table([{"step": s, "loss": loss} for s, loss in result.loss_curve[-20:]])
-            ),
-        }
-    )
+    return dg.MaterializeResult(metadata=training_metadata(result, {"seed": len(seed_rows)}))
 
 
 def _generate_own_answers(

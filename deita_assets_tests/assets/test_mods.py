@@ -27,6 +27,7 @@ from deita_assets.core.formats import normalize_record, row_id
 from deita_assets.resources.embedder import EmbedderResource
 from deita_assets.resources.reward import RewardResource
 from deita_assets.resources.store import DuckDBStore, insert_rows
+from deita_assets.resources.trainer import TrainerResource
 from deita_assets_tests.tiny_models import build_tiny_causal_lm, build_tiny_reward_model
 
 SHARDS = ["s1", "s2"]
@@ -92,18 +93,12 @@ def test_mods_pipeline_end_to_end(store: DuckDBStore, shared_data: Path, tmp_pat
     assert [s["pick_order"] for s in seed] == [0, 1, 2, 3]
     assert len({s["row_id"] for s in seed}) == 4 and all(s["reward"] > alpha for s in seed)
 
-    base = str(build_tiny_causal_lm(tmp_path / "base"))
-    train = {
-        "ops": {
-            "mods_seed_model": {
-                "config": {"max_steps": 2, "batch_size": 2, "max_length": 256, "base_model": base}
-            }
-        }
-    }
+    resources["trainer"] = TrainerResource(base_model=str(build_tiny_causal_lm(tmp_path / "base")))
+    train = {"ops": {"mods_seed_model": {"config": {"max_steps": 2, "batch_size": 2, "max_length": 256}}}}
     result = dg.materialize([mods_seed_model], resources=resources, instance=instance, run_config=train)
     assert result.success
     meta = result.asset_materializations_for_node("mods_seed_model")[0].metadata
-    assert meta["steps"].value == 2 and meta["n_rows"].value == 4
+    assert meta["steps"].value == 2 and meta["dagster/row_count"].value == 4
     assert Path(store.fetch_arrow("select_mods_seed_model").to_pylist()[0]["model_path"]).is_dir()
 
     necessity = {"max_instructions": 5, "max_new_tokens": 6, "batch_size": 5, "k": 3, "beta": 1e9}
