@@ -1,9 +1,2 @@
-CREATE TABLE IF NOT EXISTS mods_selection (
-    row_id VARCHAR NOT NULL,
-    examined_order INTEGER NOT NULL,
-    score DOUBLE,
-    kept BOOLEAN NOT NULL,
-    reason VARCHAR NOT NULL,
-    nearest_row_id VARCHAR,
-    nearest_sim DOUBLE
-);
+-- MoDS's final selection in exactly the shape of `selection` (minus strategy), for selected_subset[mods].
+CREATE TABLE IF NOT EXISTS mods_selection AS SELECT * EXCLUDE (strategy) FROM selection LIMIT 0;

@@ -1,1 +1,1 @@
-SELECT model_path, base_model, steps FROM mods_seed_model ORDER BY trained_at DESC LIMIT 1;
+SELECT model_path, base_model, steps FROM mods_seed_model;
