@@ -8,5 +8,9 @@ SELECT
           AND row_id NOT IN (SELECT row_id FROM mods_seed)
           AND row_id NOT IN (SELECT row_id FROM mods_necessity WHERE augmented)
     ) AS kept_unexplained,
-    (SELECT count(*) FROM reward_scores) - count(*) AS rewarded_rows_missing
+    (
+        SELECT count(*) FROM reward_scores AS r
+        WHERE NOT EXISTS (SELECT 1 FROM eval_holdout AS h WHERE h.row_id = r.row_id)
+    ) - count(*) AS rewarded_rows_missing,
+    count(*) FILTER (WHERE row_id IN (SELECT row_id FROM eval_holdout)) AS held_out_rows_present
 FROM mods_selection;

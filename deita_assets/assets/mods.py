@@ -134,11 +134,13 @@ def _finite_or_none(value: float) -> float | None:
     return float(value) if math.isfinite(value) else None
 
 
-@dg.asset(deps=[reward_scores], group_name="mods", kinds={"duckdb"})
+@dg.asset(deps=[reward_scores, "eval_holdout"], group_name="mods", kinds={"duckdb"})
 def mods_seed(
     context: dg.AssetExecutionContext, config: ModsSeedConfig, store: DuckDBStore, embedder: EmbedderResource
 ) -> dg.MaterializeResult:
     """MoDS steps 1–2: rows with reward > α, then k-center greedy over their instructions -> K seed rows.
+
+    Held-out evaluation rows (eval_holdout) are never candidates, here or in necessity.
 
     Coverage, not score, picks the seed: the farthest-first walk spreads K instructions over the
     high-quality set so the seed model sees every kind of task once.
@@ -450,9 +452,11 @@ def mods_necessity_valid(store: DuckDBStore) -> dg.AssetCheckResult:
 
 @dg.asset_check(asset=mods_necessity, blocking=True)
 def mods_selection_valid(store: DuckDBStore) -> dg.AssetCheckResult:
-    """mods_selection keeps exactly seed ∪ augmented and explains every rewarded row once."""
+    """mods_selection keeps exactly seed ∪ augmented and explains every rewarded, not held-out row once."""
     found, problems = _violations(
-        store, "check_mods_selection", ["duplicates", "kept_unexplained", "rewarded_rows_missing"]
+        store,
+        "check_mods_selection",
+        ["duplicates", "kept_unexplained", "rewarded_rows_missing", "held_out_rows_present"],
     )
     if found["n_kept"] != found["n_expected_kept"]:
         problems.append("kept rows != seed + augmented")

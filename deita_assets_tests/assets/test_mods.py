@@ -78,9 +78,14 @@ def test_mods_pipeline_end_to_end(store: DuckDBStore, shared_data: Path, tmp_pat
             instance=instance,
         )
         assert result.success and checks_passed(result) == {"reward_scores_consistent": True}
+    with store.get_connection() as conn:  # one held-out evaluation row: never a MoDS candidate
+        held_out = conn.execute("SELECT row_id FROM pool ORDER BY position LIMIT 1").fetchone()[0]
+        conn.execute("INSERT INTO eval_holdout VALUES (?, 'pool_holdout', 'prompt', NULL)", [held_out])
     rewards = store.fetch_arrow("select_mods_rewarded_rows").to_pylist()
-    assert len(rewards) == 40 and all(
-        r["status"] == "ok" and r["source_kind"] == "hf_sequence_classification" for r in rewards
+    assert (
+        len(rewards) == 39
+        and held_out not in {r["row_id"] for r in rewards}
+        and all(r["status"] == "ok" and r["source_kind"] == "hf_sequence_classification" for r in rewards)
     )
     alpha = float(np.median([r["reward"] for r in rewards]))  # a random model: put half above alpha
 
@@ -128,7 +133,7 @@ def test_mods_pipeline_end_to_end(store: DuckDBStore, shared_data: Path, tmp_pat
     kept = [s["row_id"] for s in selection if s["kept"]]
     augmented = [r["row_id"] for r in sorted(rows, key=lambda r: r["pick_order"] or 0) if r["augmented"]]
     assert kept == [s["row_id"] for s in seed] + augmented
-    assert len(selection) == 40 and len({s["row_id"] for s in selection}) == 40
+    assert len(selection) == 39 and len({s["row_id"] for s in selection} | {held_out}) == 40
     reasons = {s["reason"] for s in selection}
     assert {mods.SEED, mods.AUGMENTED, mods.BELOW_ALPHA, mods.NECESSARY_NOT_PICKED} <= reasons
     meta = result.asset_materializations_for_node("mods_necessity")[0].metadata
