@@ -372,4 +372,9 @@ def score_order(scores: np.ndarray, row_ids: Sequence[str]) -> np.ndarray:
 def random_order(row_ids: Sequence[str], seed: int) -> np.ndarray:
     """A seeded permutation that depends only on the set of ids, not on the order rows were read."""
     by_id = np.argsort(np.asarray(row_ids, dtype=object), kind="stable")
-    return by_id[np.random.default_rng(seed).permutation(len(by_id))].astype(np.int64)
+    return by_id[seeded_shuffle(len(by_id), seed)].astype(np.int64)
+
+
+def seeded_shuffle(n: int, seed: int) -> np.ndarray:
+    """The permutation every seeded strategy applies to its id-sorted candidates."""
+    return np.random.default_rng(seed).permutation(n)
