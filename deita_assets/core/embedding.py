@@ -7,17 +7,26 @@ one tokenizer pass to count truncated texts (a few percent of a forward pass).
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Literal
 
 import numpy as np
 
+from deita_assets.core.formats import render_conversation
 from deita_assets.core.models import is_e5_model
 
 if TYPE_CHECKING:
     from sentence_transformers import SentenceTransformer
 
 E5Role = Literal["query", "passage"]
+TextMode = Literal["conversation", "instruction"]
+
+
+def embedding_text(turns: Sequence[Mapping[str, str]], mode: TextMode) -> str:
+    """What gets embedded: the whole rendered conversation (the paper) or the first user turn."""
+    if mode == "conversation":
+        return render_conversation(turns)
+    return next((t["content"] for t in turns if t["role"] == "user"), "")
 
 
 def e5_prefix(model_name: str, role: E5Role = "query") -> str | None:

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Sequence
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING
 
 import dagster as dg
 import numpy as np
 from pydantic import Field
 
-from deita_assets.core.embedding import E5Role, e5_prefix, embed_texts_detailed
+from deita_assets.core.embedding import E5Role, TextMode, e5_prefix, embed_texts_detailed
 from deita_assets.core.models import BUNDLED_EMBEDDER, load_sentence_transformer, offline_by_default
 
 if TYPE_CHECKING:
@@ -27,7 +27,7 @@ class EmbedderResource(dg.ConfigurableResource):
         default=BUNDLED_EMBEDDER,
         description="Hub id or local path (e.g. intfloat/e5-large-v2), or the offline bundle alias.",
     )
-    text_mode: Literal["conversation", "instruction"] = Field(
+    text_mode: TextMode = Field(
         default="conversation",
         description="Embed the whole rendered conversation (paper) or the first instruction only.",
     )

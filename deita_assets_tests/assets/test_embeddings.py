@@ -1,0 +1,80 @@
+"""pool_embeddings: real model on real rows; only a spec change re-embeds."""
+
+import json
+from pathlib import Path
+
+import dagster as dg
+import numpy as np
+import pytest
+
+from deita_assets.assets.embeddings import pool_embeddings
+from deita_assets.assets.ingest import raw_pool
+from deita_assets.core.ingest import file_digest, shard_key
+from deita_assets.partitions import pool_shard
+from deita_assets.resources.embedder import EmbedderResource
+from deita_assets.resources.store import DuckDBStore
+
+pytestmark = pytest.mark.slow
+
+
+def ingest_alpaca(shared_data: Path, deita_home: Path, store: DuckDBStore, instance, name: str, rows: slice):
+    """Ingest a slice of the shared Alpaca sample as one shard; returns the shard key."""
+    records = json.loads((shared_data / "alpaca" / "alpaca_5000.json").read_text())[rows]
+    inbox = deita_home / "inbox"
+    inbox.mkdir(parents=True, exist_ok=True)
+    path = inbox / name
+    path.write_text(json.dumps(records), encoding="utf-8")
+    key = shard_key(name, file_digest(path))
+    instance.add_dynamic_partitions(pool_shard.name, [key])
+    assert dg.materialize(
+        [raw_pool], partition_key=key, instance=instance, resources={"store": store}
+    ).success
+    return key
+
+
+def embed(instance, store, key, **embedder):
+    result = dg.materialize(
+        [pool_embeddings],
+        partition_key=key,
+        instance=instance,
+        resources={"store": store, "embedder": EmbedderResource(**embedder)},
+        selection=[pool_embeddings],
+    )
+    assert result.success
+    mat = result.asset_materializations_for_node("pool_embeddings")[0]
+    return {k: v.value for k, v in mat.metadata.items()}, mat.tags.get("dagster/data_version")
+
+
+def stored(store: DuckDBStore, key: str):
+    with store.get_connection() as conn:
+        return conn.execute(
+            "SELECT row_id, spec, dim, truncated, embedding FROM pool_embeddings "
+            "WHERE shard = ? ORDER BY row_id",
+            [key],
+        ).fetchall()
+
+
+@pytest.fixture
+def instance():
+    with dg.instance_for_test() as inst:
+        yield inst
+
+
+def test_embeds_once_and_only_a_spec_change_re_embeds(shared_data, deita_home, store, instance):
+    key = ingest_alpaca(shared_data, deita_home, store, instance, "alpaca__emb.json", slice(0, 24))
+    meta, version = embed(instance, store, key)
+    rows = stored(store, key)
+    assert meta["dagster/row_count"] == len(rows) == 24 and meta["embedded_now"] == 24
+    vectors = np.asarray([r[4] for r in rows], dtype=np.float32)
+    assert vectors.shape == (24, 384) and {r[2] for r in rows} == {384}
+    np.testing.assert_allclose(np.linalg.norm(vectors, axis=1), 1.0, atol=1e-5)
+    assert meta["truncated_rows"] == sum(r[3] for r in rows)
+
+    again, version_again = embed(instance, store, key, batch_size=5)  # batch size: not part of the spec
+    assert again["embedded_now"] == 0 and again["reused_same_spec"] == 24
+    assert stored(store, key) == rows and version_again == version
+
+    changed, version_changed = embed(instance, store, key, text_mode="instruction")
+    assert changed["embedded_now"] == 24 and changed["reused_same_spec"] == 0
+    assert version_changed != version
+    assert {r[1] for r in stored(store, key)} == {EmbedderResource(text_mode="instruction").spec()}

@@ -1,0 +1,1 @@
+SELECT row_id, turns FROM pool WHERE shard = ? ORDER BY position;
