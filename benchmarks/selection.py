@@ -102,7 +102,7 @@ def stream_child(database: str, out_prefix: str) -> None:
 
     start = time.perf_counter()
     with DuckDBStore(database=database).get_connection() as conn:
-        walk = stream_repr_filter(conn, model=MODEL_2M, dim=DIM, budget=BUDGET, tau=TAU, by_score=True)
+        walk = stream_repr_filter(conn, spec=MODEL_2M, dim=DIM, budget=BUDGET, tau=TAU, by_score=True)
     seconds = time.perf_counter() - start
     outcome = walk.outcome
     np.save(out_prefix + "_examined.npy", outcome.examined_ids)

@@ -83,6 +83,7 @@ def build_duckdb_pool(
                 "shard": shard,
                 "row_id": ids,
                 "model": pa.array([model] * size),
+                "spec": pa.array([model] * size),
                 "dim": pa.array(np.full(size, d, dtype=np.int32)),
                 "truncated": pa.array(np.zeros(size, dtype=bool)),
                 "embedding": pa.ListArray.from_arrays(offsets, pa.array(rows.ravel())),

@@ -39,13 +39,13 @@ class StreamedWalk:
 
 
 def walk_order(
-    conn: duckdb.DuckDBPyConnection, model: str, *, by_score: bool, seed: int
+    conn: duckdb.DuckDBPyConnection, spec: str, *, by_score: bool, seed: int
 ) -> tuple[np.ndarray, np.ndarray | None]:
     """Physical row ids in walk order (score desc / seeded random) and the scores when by score."""
     if by_score:
-        got = conn.execute(load_sql("select_filter_candidates_by_score"), [model]).fetchnumpy()
+        got = conn.execute(load_sql("select_filter_candidates_by_score"), [spec]).fetchnumpy()
         return np.asarray(got["embedding_rowid"], dtype=np.int64), np.asarray(got["score"], dtype=np.float64)
-    got = conn.execute(load_sql("select_filter_candidates_by_id"), [model]).fetchnumpy()
+    got = conn.execute(load_sql("select_filter_candidates_by_id"), [spec]).fetchnumpy()
     by_id = np.asarray(got["embedding_rowid"], dtype=np.int64)
     # already in row-id order, so the seeded shuffle depends only on the set of ids (as random_order)
     return by_id[seeded_shuffle(len(by_id), seed)], None
@@ -79,7 +79,7 @@ def fetch_window(
 def stream_repr_filter(
     conn: duckdb.DuckDBPyConnection,
     *,
-    model: str,
+    spec: str,
     dim: int,
     budget: int,
     tau: float,
@@ -93,7 +93,7 @@ def stream_repr_filter(
     """Run the Repr Filter over the pool's embeddings in walk order, reading windows until m are kept."""
     if memory_limit:
         conn.execute("SET memory_limit = ?", [memory_limit])
-    order, scores = walk_order(conn, model, by_score=by_score, seed=seed)
+    order, scores = walk_order(conn, spec, by_score=by_score, seed=seed)
     walk = ReprFilter(dim, budget=budget, tau=tau, precision=precision, block_size=block_size)
     first = min(window_rows, max(4 * budget, 16_384))
     starts = [0, *range(first, len(order), window_rows)] if len(order) > first else [0]

@@ -4,7 +4,9 @@ CREATE TABLE IF NOT EXISTS selection (
     examined_order INTEGER NOT NULL,
     score DOUBLE,
     kept BOOLEAN NOT NULL,
+    kept_rank INTEGER,
     reason VARCHAR NOT NULL,
     nearest_row_id VARCHAR,
-    nearest_sim DOUBLE
+    nearest_sim DOUBLE,
+    detail VARCHAR
 );

@@ -2,6 +2,6 @@
 SELECT e.rowid AS embedding_rowid, s.evol_score AS score
 FROM pool_scores AS s
 JOIN pool_embeddings AS e ON e.row_id = s.row_id AND e.shard = s.shard
-WHERE e.model = ? AND s.status = 'ok' AND s.evol_score IS NOT NULL
+WHERE e.spec = ? AND s.status = 'ok' AND s.evol_score IS NOT NULL
   AND NOT EXISTS (SELECT 1 FROM eval_holdout AS h WHERE h.row_id = s.row_id)
 ORDER BY s.evol_score DESC, s.row_id;

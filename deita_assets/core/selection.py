@@ -378,3 +378,38 @@ def random_order(row_ids: Sequence[str], seed: int) -> np.ndarray:
 def seeded_shuffle(n: int, seed: int) -> np.ndarray:
     """The permutation every seeded strategy applies to its id-sorted candidates."""
     return np.random.default_rng(seed).permutation(n)
+
+
+def top_by_score(scores: np.ndarray, row_ids: Sequence[str], budget: int) -> np.ndarray:
+    """The m best positions by score (ties by row id): the single-score baselines."""
+    return score_order(scores, row_ids)[:budget]
+
+
+@dataclass(frozen=True)
+class GramCheck:
+    pairs_above: int
+    max_similarity: float
+    example: tuple[int, int] | None
+
+
+def gram_check(vectors: np.ndarray, tau: float, block: int = 2048) -> GramCheck:
+    """Pairs of rows with cosine > τ by a plain blockwise Gram matrix — independent of the filter.
+
+    float32 products; every pair within 1e-4 of τ or above is re-decided in float64.
+    """
+    x = np.ascontiguousarray(vectors, dtype=np.float32)
+    count, best, example = 0, -np.inf, None
+    for i in range(0, len(x), block):
+        for j in range(i, len(x), block):
+            sims = x[i : i + block] @ x[j : j + block].T
+            if i == j:
+                sims[np.tril_indices(len(sims))] = -np.inf
+            best = max(best, float(sims.max(initial=-np.inf)))
+            rows, cols = np.nonzero(sims > tau - 1e-4)
+            if rows.size:
+                exact = np.einsum("ij,ij->i", x[i + rows].astype(np.float64), x[j + cols].astype(np.float64))
+                over = np.flatnonzero(exact > tau)
+                count += over.size
+                if over.size and example is None:
+                    example = (int(i + rows[over[0]]), int(j + cols[over[0]]))
+    return GramCheck(count, best if np.isfinite(best) else float("nan"), example)

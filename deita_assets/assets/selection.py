@@ -1,0 +1,528 @@
+"""Stage: the selected subset per strategy (DEITA and every baseline), with explanations and exports.
+
+Strategies (partition keys of `strategy`):
+- deita: evol score descending, Repr Filter (keep a row only if cosine ≤ τ to every kept row), stop at m.
+- diversity_only: seeded random order + the same filter.
+- random: seeded random m rows. longest_response: m rows with the most assistant characters.
+- complexity_only / quality_only: top m by Σ-over-turns complexity / quality score (no filter),
+  the paper's single-dimension ablations.
+- alpagasus: the LLM rates each (instruction, response) pair 0–5 through the LLM layer; a row's
+  rating is the mean over its pairs; keep rows rated ≥ 4.5, top m by rating. Unparseable or failed
+  ratings are rows with reason `rating_failed` (and the raw reply), never a default score.
+Held-out evaluation rows (`eval_holdout`) are excluded in SQL for every strategy.
+
+Budget: m = `budget` rows; 0 (default) sizes it to the demo pool (`budget_fraction` of the eligible
+pool). The paper used m = 6,000 (studies) and 10,000 (headline models) on a ~300K pool.
+"""
+
+import math
+from collections import Counter
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+import dagster as dg
+import numpy as np
+import pyarrow as pa
+from pydantic import Field
+
+from deita_assets.core import alpagasus
+from deita_assets.core.export import write_exports
+from deita_assets.core.formats import render_conversation
+from deita_assets.core.report import counts_table, histogram_table, markdown_table
+from deita_assets.core.selection import (
+    DEFAULT_TAU,
+    gram_check,
+    random_order,
+    top_by_score,
+)
+from deita_assets.partitions import strategy
+from deita_assets.paths import artifacts_dir
+from deita_assets.resources.embedder import EmbedderResource
+from deita_assets.resources.llm import LLMResource
+from deita_assets.resources.store import DuckDBStore
+from deita_assets.selection_io import stream_repr_filter
+from deita_assets.sql import load_sql
+
+FILTER_STRATEGIES = {"deita": True, "diversity_only": False}  # strategy -> walk by score?
+SCORE_COLUMN = {"complexity_only": "complexity", "quality_only": "quality"}
+TAU_SWEEP = (0.8, 0.85, 0.9, 0.95)
+CHECKS = {
+    "no_near_duplicates_above_tau": "no two kept rows have cosine > τ (plain Gram over the kept vectors "
+    "read back from pool_embeddings, independent of the filter)",
+    "no_duplicate_ids": "every kept row id appears once",
+    "budget_met_or_shortfall_stated": "m rows kept, or fewer only because every eligible row was examined",
+    "deterministic_for_seed": "a second computation with the same config keeps the same rows, same order",
+}
+
+
+class SelectionConfig(dg.Config):
+    budget: int = Field(
+        default=0,
+        ge=0,
+        description="m rows to keep; 0 = budget_fraction of the eligible pool (demo). Paper: 6000/10000.",
+    )
+    budget_fraction: float = Field(default=0.1, gt=0, le=1, description="Demo budget as a share of the pool.")
+    tau: float = Field(default=DEFAULT_TAU, description="Repr Filter threshold on cosine SIMILARITY.")
+    seed: int = Field(
+        default=0, description="Seed of the random orders (random, diversity_only, alpagasus sample)."
+    )
+    precision: Literal["bf16", "fp32"] = Field(
+        default="bf16", description="Screen precision (exact either way)."
+    )
+    window_rows: int = Field(default=65_536, ge=1024, description="Embeddings read per DuckDB scan.")
+    tau_sweep: bool = Field(default=True, description="Also count what τ in {0.8,0.85,0.9,0.95} would keep.")
+    alpagasus_max_rows: int = Field(
+        default=128, ge=0, description="Rows the LLM rates (seeded sample; 0 = all). Ratings are cached."
+    )
+    export: bool = Field(default=True, description="Write ShareGPT JSON, OpenAI JSONL and Parquet exports.")
+
+
+@dataclass
+class Walk:
+    """What one strategy examined, in order, and why each row was kept or not."""
+
+    row_ids: list[str]
+    scores: list[float | None]
+    kept: list[bool]
+    reasons: list[str]
+    nearest_ids: list[str | None] = field(default_factory=list)
+    nearest_sims: list[float | None] = field(default_factory=list)
+    details: list[str | None] = field(default_factory=list)
+    eligible: int = 0
+    exhausted: bool = False  # every eligible row was examined
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def kept_ids(self) -> list[str]:
+        return [r for r, k in zip(self.row_ids, self.kept, strict=True) if k]
+
+
+def _pool(store: DuckDBStore) -> pa.Table:
+    return store.fetch_arrow("select_selection_pool")
+
+
+def _top_walk(
+    row_ids: list[str], scores: np.ndarray | None, order: np.ndarray, budget: int, eligible: int
+) -> Walk:
+    chosen = order[:budget].tolist()
+    return Walk(
+        row_ids=[row_ids[i] for i in chosen],
+        scores=[None if scores is None else float(scores[i]) for i in chosen],
+        kept=[True] * len(chosen),
+        reasons=["kept"] * len(chosen),
+        eligible=eligible,
+        exhausted=len(chosen) == eligible,
+    )
+
+
+def _score_walk(pool: pa.Table, column: str, budget: int) -> Walk:
+    scored = pool.filter(pa.compute.fill_null(pool.column("scored"), False))
+    ids = scored.column("row_id").to_pylist()
+    scores = np.asarray(scored.column(column).to_numpy(zero_copy_only=False), dtype=np.float64)
+    return _top_walk(ids, scores, top_by_score(scores, ids, budget), budget, len(ids))
+
+
+def _filter_walk(
+    store: DuckDBStore, spec: str, by_score: bool, config: SelectionConfig, budget: int, tau: float
+) -> Walk:
+    with store.get_connection() as conn:
+        dims = conn.execute(load_sql("select_embedding_dims"), [spec]).fetchall()
+        if not dims:
+            raise dg.Failure(f"no pool_embeddings rows with spec {spec!r}: materialize pool_embeddings first")
+        stream = stream_repr_filter(
+            conn,
+            spec=spec,
+            dim=int(dims[0][0]),
+            budget=budget,
+            tau=tau,
+            by_score=by_score,
+            seed=config.seed,
+            window_rows=config.window_rows,
+            precision=config.precision,
+        )
+    out = stream.outcome
+    positions = out.examined_ids.tolist()
+    return Walk(
+        row_ids=[stream.row_id(p) for p in positions],
+        scores=[float(stream.scores[p]) for p in positions]
+        if stream.scores is not None
+        else [None] * len(positions),
+        kept=out.examined_kept.tolist(),
+        reasons=["kept" if k else "redundant" for k in out.examined_kept.tolist()],
+        nearest_ids=[stream.row_id(n) if n >= 0 else None for n in out.nearest_ids.tolist()],
+        nearest_sims=[None if math.isnan(s) else s for s in out.nearest_sims.tolist()],
+        details=[None] * len(positions),
+        eligible=stream.candidates,
+        exhausted=len(positions) == stream.candidates,
+        extra={"rows_fetched": stream.rows_fetched, "embedding_scans": stream.windows},
+    )
+
+
+def _alpagasus_walk(
+    context: dg.AssetExecutionContext,
+    store: DuckDBStore,
+    llm: LLMResource,
+    pool: pa.Table,
+    config: SelectionConfig,
+    budget: int,
+) -> Walk:
+    ids = pool.column("row_id").to_pylist()
+    sample = random_order(ids, config.seed)
+    if config.alpagasus_max_rows:
+        sample = sample[: config.alpagasus_max_rows]
+    chosen = [ids[i] for i in sample.tolist()]
+    turns = {
+        r["row_id"]: r["turns"] for r in store.fetch_arrow("select_turns_for_rows", [chosen]).to_pylist()
+    }
+    requests = {row_id: alpagasus.rating_requests(turns[row_id]) for row_id in chosen}
+    flat = [request for row_id in chosen for request in requests[row_id]]
+    with llm.session(store) as session:
+        results = iter(session.chat_many(flat))
+        usage = session.usage_metadata()
+    ratings: dict[str, float | None] = {}
+    details: dict[str, str | None] = {}
+    for row_id in chosen:
+        replies = [next(results) for _ in requests[row_id]]
+        values = [alpagasus.parse_rating(r.text) if r.ok else None for r in replies]
+        failed = [r for r, v in zip(replies, values, strict=True) if v is None]
+        ratings[row_id] = None if failed or not values else float(np.mean(values))
+        details[row_id] = (
+            None
+            if not failed
+            else (failed[0].error_kind or "unparseable")
+            + ": "
+            + (failed[0].error_detail or failed[0].text or "")[:500]
+        )
+    context.log.info(f"alpagasus: {sum(v is not None for v in ratings.values())}/{len(chosen)} rated")
+    walk = alpagasus_choice(ratings, details, budget)
+    walk.extra.update(usage)
+    walk.extra["pool_rows_not_rated"] = len(ids) - len(chosen)
+    return walk
+
+
+def alpagasus_choice(ratings: dict[str, float | None], details: dict[str, str | None], budget: int) -> Walk:
+    """Keep rows rated ≥ 4.5, best first (ties by row id), at most m; the walk lists every rated row."""
+    passing = sorted(
+        (r for r, v in ratings.items() if v is not None and v >= alpagasus.KEEP_AT_LEAST),
+        key=lambda r: (-(ratings[r] or 0.0), r),
+    )
+    kept = passing[:budget]
+    rest = sorted((r for r in ratings if r not in set(kept)), key=lambda r: (-(ratings[r] or -1.0), r))
+    walk_ids = kept + rest
+
+    def reason(row_id: str) -> str:
+        value = ratings[row_id]
+        if value is None:
+            return "rating_failed"
+        return "below_threshold" if value < alpagasus.KEEP_AT_LEAST else "over_budget"
+
+    return Walk(
+        row_ids=walk_ids,
+        scores=[ratings[r] for r in walk_ids],
+        kept=[True] * len(kept) + [False] * len(rest),
+        reasons=["kept"] * len(kept) + [reason(r) for r in rest],
+        nearest_ids=[None] * len(walk_ids),
+        nearest_sims=[None] * len(walk_ids),
+        details=[details.get(r) for r in walk_ids],
+        eligible=len(ratings),
+        exhausted=len(passing) <= budget,
+        extra={
+            "rated": sum(v is not None for v in ratings.values()),
+            "rating_failures": sum(v is None for v in ratings.values()),
+            "rated_at_least_4_5": len(passing),
+        },
+    )
+
+
+def _replay_alpagasus(walk: Walk, budget: int) -> Walk:
+    """Second computation for the determinism check from the recorded ratings (the LLM replies are
+    cached, so asking again would return the same text)."""
+    ratings = dict(zip(walk.row_ids, walk.scores, strict=True))
+    return alpagasus_choice(ratings, dict(zip(walk.row_ids, walk.details, strict=True)), budget)
+
+
+def compute_walk(
+    context: dg.AssetExecutionContext,
+    strategy_key: str,
+    config: SelectionConfig,
+    store: DuckDBStore,
+    embedder: EmbedderResource,
+    llm: LLMResource,
+    pool: pa.Table,
+    budget: int,
+    tau: float,
+) -> Walk:
+    if strategy_key in FILTER_STRATEGIES:
+        return _filter_walk(store, embedder.spec(), FILTER_STRATEGIES[strategy_key], config, budget, tau)
+    if strategy_key in SCORE_COLUMN:
+        return _score_walk(pool, SCORE_COLUMN[strategy_key], budget)
+    ids = pool.column("row_id").to_pylist()
+    if strategy_key == "random":
+        return _top_walk(ids, None, random_order(ids, config.seed), budget, len(ids))
+    if strategy_key == "longest_response":
+        lengths = np.asarray(pool.column("response_chars").to_numpy(zero_copy_only=False), dtype=np.float64)
+        return _top_walk(ids, lengths, top_by_score(lengths, ids, budget), budget, len(ids))
+    if strategy_key == "alpagasus":
+        return _alpagasus_walk(context, store, llm, pool, config, budget)
+    raise dg.Failure(f"unknown strategy {strategy_key!r}")
+
+
+def selection_rows(strategy_key: str, walk: Walk) -> pa.Table:
+    n = len(walk.row_ids)
+    ranks, count = [], 0
+    for k in walk.kept:
+        ranks.append(count if k else None)
+        count += int(k)
+    return pa.table(
+        {
+            "strategy": pa.array([strategy_key] * n, pa.string()),
+            "row_id": pa.array(walk.row_ids, pa.string()),
+            "examined_order": pa.array(range(n), pa.int32()),
+            "score": pa.array(walk.scores, pa.float64()),
+            "kept": pa.array(walk.kept, pa.bool_()),
+            "kept_rank": pa.array(ranks, pa.int32()),
+            "reason": pa.array(walk.reasons, pa.string()),
+            "nearest_row_id": pa.array(walk.nearest_ids or [None] * n, pa.string()),
+            "nearest_sim": pa.array(walk.nearest_sims or [None] * n, pa.float64()),
+            "detail": pa.array(walk.details or [None] * n, pa.string()),
+        }
+    )
+
+
+def _histograms(pool: pa.Table, walk: Walk, label: str) -> str:
+    """Selected vs pool, same bins, for the evol score and (if different) the strategy's own score."""
+    scored = pool.filter(pa.compute.fill_null(pool.column("scored"), False))
+    evol = dict(
+        zip(scored.column("row_id").to_pylist(), scored.column("evol_score").to_pylist(), strict=True)
+    )
+    parts = []
+    series = [("evol score", list(evol.values()), [evol[r] for r in walk.kept_ids if r in evol])]
+    if label != "evol score":
+        own = [s for s, k in zip(walk.scores, walk.kept, strict=True) if k and s is not None]
+        examined = [s for s in walk.scores if s is not None]
+        series.append((f"{label} (examined rows)", examined, own))
+    for name, everything, chosen in series:
+        values = np.asarray([v for v in everything if v is not None], dtype=np.float64)
+        if values.size == 0:
+            parts.append(f"**{name}**: no values")
+            continue
+        edges = np.histogram_bin_edges(values, bins=10)
+        parts.append(f"**{name} — pool ({values.size} rows)**\n\n" + histogram_table(values, edges, name))
+        parts.append(f"**{name} — selected ({len(chosen)} rows)**\n\n" + histogram_table(chosen, edges, name))
+    return "\n\n".join(parts)
+
+
+def _composition(pool: pa.Table, kept_ids: list[str]) -> str:
+    sources = dict(zip(pool.column("row_id").to_pylist(), pool.column("source").to_pylist(), strict=True))
+    everything = Counter(sources.values())
+    chosen = Counter(sources.get(r, "?") for r in kept_ids)
+    total, picked = max(sum(everything.values()), 1), max(len(kept_ids), 1)
+    rows = [
+        {
+            "source": s,
+            "pool": n,
+            "pool %": f"{100 * n / total:.1f}",
+            "selected": chosen.get(s, 0),
+            "selected %": f"{100 * chosen.get(s, 0) / picked:.1f}",
+        }
+        for s, n in sorted(everything.items(), key=lambda item: -item[1])
+    ]
+    return markdown_table(rows)
+
+
+def _preview(turns_by_id: dict[str, list[dict]], row_id: str | None, chars: int = 90) -> str:
+    if row_id is None or row_id not in turns_by_id:
+        return ""
+    text = render_conversation(turns_by_id[row_id])
+    return text if len(text) <= chars else text[: chars - 1] + "…"
+
+
+def _first_rejected(store: DuckDBStore, walk: Walk, limit: int = 10) -> str:
+    rejected = [i for i, k in enumerate(walk.kept) if not k][:limit]
+    if not rejected:
+        return "_no rejected rows_"
+    wanted = {walk.row_ids[i] for i in rejected} | {
+        walk.nearest_ids[i] for i in rejected if walk.nearest_ids[i]
+    }
+    turns = {
+        r["row_id"]: r["turns"]
+        for r in store.fetch_arrow("select_turns_for_rows", [sorted(wanted)]).to_pylist()
+    }
+    return markdown_table(
+        [
+            {
+                "rank": i,
+                "row": walk.row_ids[i][:12],
+                "reason": walk.reasons[i],
+                "score": walk.scores[i],
+                "nearest kept": (walk.nearest_ids[i] or "")[:12],
+                "similarity": walk.nearest_sims[i],
+                "row text": _preview(turns, walk.row_ids[i]),
+                "nearest text": _preview(turns, walk.nearest_ids[i]),
+            }
+            for i in rejected
+        ]
+    )
+
+
+def _exports(store: DuckDBStore, strategy_key: str, walk: Walk, pool: pa.Table) -> dict[str, Any]:
+    kept = walk.kept_ids
+    found = {r["row_id"]: r for r in store.fetch_arrow("select_turns_for_rows", [kept]).to_pylist()}
+    scores = {r: s for r, s, k in zip(walk.row_ids, walk.scores, walk.kept, strict=True) if k}
+    rows = [
+        {"row_id": r, "turns": found[r]["turns"], "source": found[r]["source"], "score": scores[r]}
+        for r in kept
+    ]
+    written = write_exports(rows, artifacts_dir("selection", strategy_key), strategy_key)
+    meta: dict[str, Any] = {}
+    for name, (path, count) in written.items():
+        meta[f"export_{name}"] = dg.MetadataValue.path(str(path))
+        meta[f"export_{name}_rows"] = count
+    return meta
+
+
+def _checks(
+    store: DuckDBStore, strategy_key: str, spec: str, walk: Walk, again: Walk, budget: int, tau: float
+) -> list[dg.AssetCheckResult]:
+    n_kept = len(walk.kept_ids)
+    vectors_table = store.fetch_arrow("select_kept_embeddings", [spec, strategy_key])
+    applies = strategy_key in FILTER_STRATEGIES
+    if vectors_table.num_rows:
+        flat = vectors_table.column("embedding").combine_chunks()
+        vectors = flat.flatten().to_numpy(zero_copy_only=False).reshape(vectors_table.num_rows, -1)
+        gram = gram_check(vectors, tau)
+        gram_meta = {
+            "pairs_above_tau": gram.pairs_above,
+            "max_pair_similarity": gram.max_similarity,
+            "kept_rows_with_vectors": vectors_table.num_rows,
+        }
+        if gram.example:
+            ids = vectors_table.column("row_id").to_pylist()
+            gram_meta["example_pair"] = f"{ids[gram.example[0]]} / {ids[gram.example[1]]}"
+        gram_ok = gram.pairs_above == 0 and vectors_table.num_rows == n_kept
+    else:
+        gram_meta, gram_ok = {"kept_rows_with_vectors": 0}, n_kept == 0
+    counts = store.fetch_arrow("select_selection_id_counts", [strategy_key]).to_pylist()[0]
+    kept_rows, distinct = counts["kept_rows"], counts["distinct_ids"]
+    shortfall = budget - n_kept
+    return [
+        dg.AssetCheckResult(
+            check_name="no_near_duplicates_above_tau",
+            passed=bool(gram_ok) if applies else True,
+            metadata={
+                **gram_meta,
+                "tau": tau,
+                "applies": applies,
+                "note": "enforced" if applies else "strategy has no diversity filter: informational",
+            },
+        ),
+        dg.AssetCheckResult(
+            check_name="no_duplicate_ids",
+            passed=kept_rows == distinct == n_kept,
+            metadata={"kept_rows": kept_rows, "distinct_ids": distinct},
+        ),
+        dg.AssetCheckResult(
+            check_name="budget_met_or_shortfall_stated",
+            passed=shortfall == 0 or (shortfall > 0 and walk.exhausted),
+            severity=dg.AssetCheckSeverity.WARN if shortfall > 0 else dg.AssetCheckSeverity.ERROR,
+            metadata={
+                "budget": budget,
+                "kept": n_kept,
+                "shortfall": shortfall,
+                "eligible_examined_all": walk.exhausted,
+            },
+            description=f"shortfall {shortfall}: every eligible row was examined"
+            if shortfall > 0
+            else "budget met",
+        ),
+        dg.AssetCheckResult(
+            check_name="deterministic_for_seed",
+            passed=walk.kept_ids == again.kept_ids and walk.row_ids == again.row_ids,
+            metadata={"kept_first_run": n_kept, "kept_second_run": len(again.kept_ids)},
+        ),
+    ]
+
+
+def _tau_sweep(store: DuckDBStore, strategy_key: str, spec: str, config: SelectionConfig, budget: int) -> str:
+    rows = []
+    for tau in TAU_SWEEP:
+        walk = _filter_walk(store, spec, FILTER_STRATEGIES[strategy_key], config, budget, tau)
+        rows.append(
+            {
+                "tau": tau,
+                "kept": len(walk.kept_ids),
+                "examined": len(walk.row_ids),
+                "shortfall": budget - len(walk.kept_ids),
+            }
+        )
+    return markdown_table(rows)
+
+
+@dg.asset(
+    partitions_def=strategy,
+    deps=[
+        dg.AssetDep("raw_pool", partition_mapping=dg.AllPartitionMapping()),
+        dg.AssetDep("pool_embeddings", partition_mapping=dg.AllPartitionMapping()),
+        "eval_holdout",
+    ],
+    check_specs=[
+        dg.AssetCheckSpec(name, asset="selected_subset", description=text) for name, text in CHECKS.items()
+    ],
+    group_name="selection",
+    kinds={"duckdb"},
+)
+def selected_subset(
+    context: dg.AssetExecutionContext,
+    config: SelectionConfig,
+    store: DuckDBStore,
+    embedder: EmbedderResource,
+    llm: LLMResource,
+) -> dg.MaterializeResult:
+    """The m rows one strategy selects from the whole pool (all shards), each examined row explained.
+
+    Why: DEITA's claim is that score-first, diversity-aware selection beats the baselines at equal
+    budget; every strategy writes the same `selection` table (kept/rejected, rank, nearest kept row)
+    and the same exports, so the fine-tune and the evaluation compare like with like.
+    """
+    strategy_key = context.partition_key
+    pool = _pool(store)
+    budget = config.budget or max(1, math.ceil(config.budget_fraction * pool.num_rows))
+    args = (context, strategy_key, config, store, embedder, llm, pool, budget, config.tau)
+    walk = compute_walk(*args)
+    table = selection_rows(strategy_key, walk)
+    store.replace_partition("selection", "delete_selection_partition", [strategy_key], table)
+    again = compute_walk(*args) if strategy_key != "alpagasus" else _replay_alpagasus(walk, budget)
+    spec = embedder.spec()
+    label = {
+        "deita": "evol score",
+        "complexity_only": "complexity (Σ turns)",
+        "quality_only": "quality (Σ turns)",
+        "longest_response": "response characters",
+        "alpagasus": "LLM rating",
+    }.get(strategy_key, "evol score")
+    n_kept = len(walk.kept_ids)
+    metadata: dict[str, Any] = {
+        "dagster/row_count": n_kept,
+        "strategy": strategy_key,
+        "budget": budget,
+        "kept": n_kept,
+        "shortfall": budget - n_kept,
+        "examined": len(walk.row_ids),
+        "eligible_rows": walk.eligible,
+        "pool_rows_not_held_out": pool.num_rows,
+        "tau": config.tau,
+        "seed": config.seed,
+        "embedding_spec": spec,
+        "reasons": dg.MetadataValue.md(counts_table(Counter(walk.reasons), "reason")),
+        "score_histograms": dg.MetadataValue.md(_histograms(pool, walk, label)),
+        "source_composition": dg.MetadataValue.md(_composition(pool, walk.kept_ids)),
+        "first_rejected": dg.MetadataValue.md(_first_rejected(store, walk)),
+        **{k: v for k, v in walk.extra.items()},
+    }
+    if strategy_key in FILTER_STRATEGIES and config.tau_sweep:
+        metadata["tau_sweep"] = dg.MetadataValue.md(_tau_sweep(store, strategy_key, spec, config, budget))
+    if config.export:
+        metadata.update(_exports(store, strategy_key, walk, pool))
+    return dg.MaterializeResult(
+        metadata=metadata, check_results=_checks(store, strategy_key, spec, walk, again, budget, config.tau)
+    )

@@ -1,0 +1,208 @@
+"""selected_subset: every strategy on real pool rows, explanations, exports, checks, held-out rows."""
+
+import json
+from pathlib import Path
+
+import dagster as dg
+import numpy as np
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+
+from deita_assets.assets.selection import selected_subset
+from deita_assets.core.alpagasus import parse_rating
+from deita_assets.core.selection import score_order
+from deita_assets.resources.embedder import EmbedderResource
+from deita_assets.resources.llm import LLMResource
+from deita_assets.resources.store import DuckDBStore, insert_rows
+from deita_assets_tests.assets.test_embeddings import ingest_alpaca
+from deita_assets_tests.core.selection_oracle import sequential_repr_filter
+from deita_assets_tests.llm_test_server import LLMTestServer
+
+SPEC = EmbedderResource().spec()
+N = 60
+
+
+@pytest.fixture
+def instance():
+    with dg.instance_for_test() as inst:
+        yield inst
+
+
+@pytest.fixture
+def pool(shared_data, deita_home, store: DuckDBStore, instance):
+    """60 real Alpaca rows in two shards, with controlled embeddings (every 3rd row a near-duplicate of
+    the row before it), scores with ties, and two held-out rows."""
+    keys = [
+        ingest_alpaca(shared_data, deita_home, store, instance, "alpaca__s1.json", slice(0, 30)),
+        ingest_alpaca(shared_data, deita_home, store, instance, "alpaca__s2.json", slice(30, 60)),
+    ]
+    with store.get_connection() as conn:
+        rows = conn.execute("SELECT shard, row_id FROM pool ORDER BY row_id").fetchall()
+    assert len(rows) == N
+    rng = np.random.default_rng(0)
+    vectors = rng.standard_normal((N, 16)).astype(np.float32)
+    for i in range(2, N, 3):  # near-duplicate of the previous row: cosine ~0.99
+        vectors[i] = vectors[i - 1] + 0.05 * rng.standard_normal(16).astype(np.float32)
+    vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
+    evol = np.round(rng.uniform(1, 10, N), 0)  # ties on purpose
+    shards, ids = [r[0] for r in rows], [r[1] for r in rows]
+    with store.get_connection() as conn:
+        insert_rows(
+            conn,
+            "pool_embeddings",
+            pa.table(
+                {
+                    "shard": shards,
+                    "row_id": ids,
+                    "model": [EmbedderResource().model] * N,
+                    "spec": [SPEC] * N,
+                    "dim": pa.array([16] * N, pa.int32()),
+                    "truncated": [False] * N,
+                    "embedding": pa.array(vectors.tolist(), pa.list_(pa.float32())),
+                }
+            ),
+        )
+        insert_rows(
+            conn,
+            "pool_scores",
+            pa.table(
+                {
+                    "shard": shards,
+                    "row_id": ids,
+                    "complexity": [[float(e), 1.0] for e in evol],
+                    "quality": [[1.0, float(10 - e)] for e in evol],
+                    "evol_score": evol,
+                    "status": ["ok"] * N,
+                    "scorer": ["test"] * N,
+                }
+            ),
+        )
+        held = [ids[0], ids[5]]
+        insert_rows(
+            conn,
+            "eval_holdout",
+            pa.table(
+                {"row_id": held, "benchmark": ["test"] * 2, "prompt": ["p"] * 2, "reference": [None, None]}
+            ),
+        )
+    return {"keys": keys, "ids": ids, "vectors": vectors, "evol": evol, "held": set(held)}
+
+
+def run(instance, store, strategy, config=None, llm=None):
+    result = dg.materialize(
+        [selected_subset],
+        partition_key=strategy,
+        instance=instance,
+        resources={"store": store, "embedder": EmbedderResource(), "llm": llm or LLMResource()},
+        run_config={"ops": {"selected_subset": {"config": config or {}}}},
+        selection=[selected_subset],
+    )
+    assert result.success
+    mat = result.asset_materializations_for_node("selected_subset")[0]
+    checks = {c.check_name: c for c in result.get_asset_check_evaluations()}
+    return {k: v.value for k, v in mat.metadata.items()}, checks
+
+
+def selection(store, strategy):
+    with store.get_connection() as conn:
+        return conn.execute(
+            "SELECT row_id, examined_order, kept, reason, nearest_row_id, nearest_sim, kept_rank, score, detail "
+            "FROM selection WHERE strategy = ? ORDER BY examined_order",
+            [strategy],
+        ).fetchall()
+
+
+def test_deita_equals_the_sequential_walk_and_exports(pool, store, instance):
+    meta, checks = run(instance, store, "deita", {"budget": 20})
+    eligible = [i for i, r in enumerate(pool["ids"]) if r not in pool["held"]]
+    ids = [pool["ids"][i] for i in eligible]
+    order = score_order(pool["evol"][eligible], ids)
+    oracle = sequential_repr_filter(pool["vectors"][eligible], order, budget=20, tau=0.9)
+    rows = selection(store, "deita")
+    assert [r[0] for r in rows if r[2]] == [ids[i] for i in oracle.kept_ids]
+    assert [r[2] for r in rows] == oracle.examined_kept
+    assert not pool["held"] & {r[0] for r in rows}
+    rejected = [r for r in rows if not r[2]]
+    assert rejected and all(r[3] == "redundant" and r[5] > 0.9 and r[4] for r in rejected)
+    assert [r[6] for r in rows if r[2]] == list(range(20))
+    assert meta["kept"] == 20 and meta["shortfall"] == 0 and "0.85" in meta["tau_sweep"]
+    assert all(c.passed for c in checks.values()), {k: c.metadata for k, c in checks.items()}
+    assert set(checks) == {
+        "no_near_duplicates_above_tau",
+        "no_duplicate_ids",
+        "budget_met_or_shortfall_stated",
+        "deterministic_for_seed",
+    }
+    sharegpt = json.loads(Path(meta["export_sharegpt_json"]).read_text())
+    assert [r["id"] for r in sharegpt] == [r[0] for r in rows if r[2]]
+    assert (
+        sharegpt[0]["conversations"][0]["from"] == "human"
+        and sharegpt[0]["conversations"][-1]["from"] == "gpt"
+    )
+    lines = Path(meta["export_openai_messages_jsonl"]).read_text().splitlines()
+    assert len(lines) == meta["export_openai_messages_jsonl_rows"] == 20
+    assert json.loads(lines[0])["messages"][0]["role"] == "user"
+    assert pq.read_table(meta["export_parquet"]).num_rows == 20
+    assert "evol score" in meta["score_histograms"] and "alpaca" in meta["source_composition"]
+    assert "nearest" in meta["first_rejected"]
+
+
+def test_shortfall_is_stated_when_the_pool_runs_out(pool, store, instance):
+    meta, checks = run(instance, store, "diversity_only", {"budget": 200, "tau_sweep": False})
+    assert meta["kept"] < 200 and meta["shortfall"] == 200 - meta["kept"] and meta["examined"] == N - 2
+    check = checks["budget_met_or_shortfall_stated"]
+    assert check.passed and check.severity == dg.AssetCheckSeverity.WARN
+    assert checks["no_near_duplicates_above_tau"].passed
+
+
+def test_baselines(pool, store, instance):
+    eligible = {r for r in pool["ids"] if r not in pool["held"]}
+    first, _ = run(instance, store, "random", {"budget": 10, "seed": 1})
+    kept_random = [r[0] for r in selection(store, "random")]
+    run(instance, store, "random", {"budget": 10, "seed": 1})
+    assert [r[0] for r in selection(store, "random")] == kept_random  # same seed, same rows
+    run(instance, store, "random", {"budget": 10, "seed": 2})
+    assert [r[0] for r in selection(store, "random")] != kept_random
+    for strategy in ("longest_response", "complexity_only", "quality_only"):
+        meta, checks = run(instance, store, strategy, {"budget": 10})
+        rows = selection(store, strategy)
+        assert len(rows) == 10 and all(r[2] for r in rows) and {r[0] for r in rows} <= eligible
+        scores = [r[7] for r in rows]
+        assert scores == sorted(scores, reverse=True)
+        assert all(c.passed for c in checks.values())
+    # complexity_only sums the per-turn complexity: evol + 1 per row
+    best = max(pool["evol"][i] for i, r in enumerate(pool["ids"]) if r in eligible)
+    assert selection(store, "complexity_only")[0][7] == best + 1
+
+
+def rater(body):
+    """A scripted judge: rates by the answer's length; some replies are garbage."""
+    text = body["messages"][-1]["content"]
+    answer = text.split("RESPONSE:\n", 1)[1]
+    if len(answer) % 7 == 0:
+        return "I cannot rate this."
+    return json.dumps({"rating": 5.0 if len(answer) > 40 else 2.0, "reason": "scripted"})
+
+
+def test_alpagasus_rates_through_the_llm_layer(pool, store, instance):
+    with LLMTestServer(responder=rater) as server:
+        llm = LLMResource(base_url=server.base_url, model="judge", api_key="test-key")
+        meta, checks = run(instance, store, "alpagasus", {"budget": 5, "alpagasus_max_rows": 0}, llm=llm)
+        asked = server.requests
+    rows = selection(store, "alpagasus")
+    assert asked == meta["rated"] + meta["rating_failures"] == N - 2
+    kept = [r for r in rows if r[2]]
+    assert len(kept) == min(5, meta["rated_at_least_4_5"]) and all(r[7] >= 4.5 for r in kept)
+    failed = [r for r in rows if r[3] == "rating_failed"]
+    assert failed and all(r[7] is None and "I cannot rate" in r[8] for r in failed)
+    assert all(r[3] in {"below_threshold", "over_budget", "rating_failed"} for r in rows if not r[2])
+    assert not pool["held"] & {r[0] for r in rows}
+    assert all(c.passed for c in checks.values())
+
+
+def test_parse_rating():
+    assert parse_rating('{"rating": 4.5, "reason": "x"}') == 4.5
+    assert parse_rating("Rating: 3") == 3.0
+    assert parse_rating('{"rating": 7}') is None and parse_rating("rating: 57") is None
+    assert parse_rating("no idea") is None and parse_rating(None) is None
