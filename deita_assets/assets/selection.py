@@ -490,7 +490,7 @@ def selected_subset(
     args = (context, strategy_key, config, store, embedder, llm, pool, budget, config.tau)
     walk = compute_walk(*args)
     table = selection_rows(strategy_key, walk)
-    store.replace_partition("selection", "delete_selection_partition", [strategy_key], table)
+    store.replace_partition("selection", "delete_selection_strategy", [strategy_key], table)
     again = compute_walk(*args) if strategy_key != "alpagasus" else _replay_alpagasus(walk, budget)
     spec = embedder.spec()
     label = {

@@ -107,8 +107,8 @@ def run(instance, store, strategy, config=None, llm=None):
 def selection(store, strategy):
     with store.get_connection() as conn:
         return conn.execute(
-            "SELECT row_id, examined_order, kept, reason, nearest_row_id, nearest_sim, kept_rank, score, detail "
-            "FROM selection WHERE strategy = ? ORDER BY examined_order",
+            "SELECT row_id, examined_order, kept, reason, nearest_row_id, nearest_sim, kept_rank, score, "
+            "detail FROM selection WHERE strategy = ? ORDER BY examined_order",
             [strategy],
         ).fetchall()
 
@@ -158,14 +158,14 @@ def test_shortfall_is_stated_when_the_pool_runs_out(pool, store, instance):
 
 def test_baselines(pool, store, instance):
     eligible = {r for r in pool["ids"] if r not in pool["held"]}
-    first, _ = run(instance, store, "random", {"budget": 10, "seed": 1})
+    run(instance, store, "random", {"budget": 10, "seed": 1})
     kept_random = [r[0] for r in selection(store, "random")]
     run(instance, store, "random", {"budget": 10, "seed": 1})
     assert [r[0] for r in selection(store, "random")] == kept_random  # same seed, same rows
     run(instance, store, "random", {"budget": 10, "seed": 2})
     assert [r[0] for r in selection(store, "random")] != kept_random
     for strategy in ("longest_response", "complexity_only", "quality_only"):
-        meta, checks = run(instance, store, strategy, {"budget": 10})
+        _, checks = run(instance, store, strategy, {"budget": 10})
         rows = selection(store, strategy)
         assert len(rows) == 10 and all(r[2] for r in rows) and {r[0] for r in rows} <= eligible
         scores = [r[7] for r in rows]
