@@ -205,7 +205,6 @@ def train_sft(
     training config + result under `runs_dir/<fingerprint>/final`.
     """
     from transformers import Trainer
-    from transformers.trainer_utils import get_last_checkpoint
 
     if not conversations:
         raise ValueError("no training rows: the selection is empty")
@@ -224,7 +223,7 @@ def train_sft(
         model = _apply_lora(model, config)
     total_steps = config.optimizer_steps(len(items))
     checkpoint_dir.mkdir(parents=True, exist_ok=True)
-    last = get_last_checkpoint(str(checkpoint_dir))
+    last = last_complete_checkpoint(checkpoint_dir)
     trainer = Trainer(
         model=model,
         args=_training_arguments(config, checkpoint_dir, total_steps),
@@ -260,6 +259,17 @@ def train_sft(
     payload = {"config": asdict(config), "fingerprint": run_dir.name, "result": result.summary()}
     (final_dir / CONFIG_FILE).write_text(json.dumps(payload, indent=2))
     return result
+
+
+def last_complete_checkpoint(checkpoint_dir: Path) -> str | None:
+    """The newest checkpoint whose trainer_state.json exists (Trainer writes it after the weights,
+    optimizer and RNG state), so a process killed while saving resumes from the previous one."""
+    steps = []
+    for path in Path(checkpoint_dir).glob("checkpoint-*"):
+        suffix = path.name.rsplit("-", 1)[-1]
+        if suffix.isdigit() and (path / "trainer_state.json").is_file():
+            steps.append((int(suffix), path))
+    return str(max(steps)[1]) if steps else None
 
 
 def _tokens_in_checkpoint(checkpoint: str | None) -> int:
