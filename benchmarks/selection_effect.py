@@ -103,25 +103,29 @@ def stand_in_selection(store: DuckDBStore, strategy: str, budget: int, seed: int
 
 
 def real_selection(defs: dg.Definitions, resources: dict, strategy: str, budget: int, seed: int) -> None:
-    """selected_subset with everything upstream of it except raw_pool (already ingested)."""
-    graph = defs.resolve_asset_graph()
-    key = dg.AssetKey("selected_subset")
-    upstream = [
-        k
-        for k in graph.get_all_asset_keys()
-        if k != dg.AssetKey("raw_pool")
-        and (k == key or key in graph.get(k).child_keys or k in graph.get_ancestor_asset_keys(key))
-    ]
-    assets = [a for a in defs.assets if set(a.keys) & set(upstream)]
+    """The real selected_subset asset for one strategy (its upstream tables must already exist)."""
+    (asset,) = [a for a in defs.assets if dg.AssetKey("selected_subset") in a.keys]
+    config = {"budget": budget, "seed": seed, "export": False, "tau_sweep": False}
     result = dg.materialize(
-        assets,
+        [asset],
         partition_key=strategy,
         resources=resources,
-        selection=upstream,
-        run_config={"ops": {"selected_subset": {"config": {"budget": budget, "seed": seed}}}},
+        run_config={"ops": {"selected_subset": {"config": config}}},
     )
     if not result.success:
         raise RuntimeError(f"selected_subset[{strategy}] failed")
+
+
+def embed_demo_pool(defs: dg.Definitions, resources: dict, shards: list[str]) -> float:
+    """The real pool_embeddings asset for every shard (deita's Repr Filter needs them)."""
+    (asset,) = [a for a in defs.assets if dg.AssetKey("pool_embeddings") in a.keys]
+    instance = dg.DagsterInstance.ephemeral()
+    instance.add_dynamic_partitions("pool_shard", shards)
+    started = time.perf_counter()
+    for shard in shards:
+        if not dg.materialize([asset], partition_key=shard, resources=resources, instance=instance).success:
+            raise RuntimeError(f"pool_embeddings[{shard}] failed")
+    return time.perf_counter() - started
 
 
 def evaluation_rows(store: DuckDBStore) -> dict[tuple[str, str], float]:
@@ -132,6 +136,109 @@ def evaluation_rows(store: DuckDBStore) -> dict[tuple[str, str], float]:
     }
 
 
+def prepare(
+    store: DuckDBStore, args: argparse.Namespace, home: Path, resources: dict, eval_config: dict
+) -> None:
+    """Demo pool, eval_holdout and the base model's evaluation: done once, shared by every seed."""
+    pool = build_demo_pool(store, args.data, home / "inbox", args.pool_size, seed=0)
+    print(
+        f"pool: {pool['ingested_rows']} rows ingested from {pool['shards']} shards"
+    )
+    print(f"demo pool {pool['demo_rows']} rows: {pool['sources']}")
+    holdout = dg.materialize([eval_holdout], resources=resources)
+    held = holdout.asset_materializations_for_node("eval_holdout")[0].metadata
+    print(
+        f"eval_holdout: {held['pool_holdout_rows'].value} pool rows held out, "
+        f"{held['mt_bench_questions'].value} MT-Bench questions ({held['mt_bench_with_reference'].value} "
+        f"with GPT-4 references), {held['pool_rows_repeating_mt_bench'].value} pool rows repeat one"
+    )
+    started = time.perf_counter()
+    dg.materialize(
+        [base_model_evaluation],
+        resources=resources,
+        run_config={"ops": {"base_model_evaluation": {"config": eval_config}}},
+    )
+    print(f"base model evaluated in {time.perf_counter() - started:.0f} s")
+
+
+def select(
+    defs: dg.Definitions,
+    resources: dict,
+    store: DuckDBStore,
+    strategy: str,
+    args,
+    seed: int,
+    defined: set[str],
+) -> str | None:
+    """Write the strategy's selection; returns how ('real asset' / 'stand-in') or None when skipped."""
+    if strategy == "deita" and "pool_scores" not in defined:
+        print(f"seed {seed} deita: SKIPPED (pool_scores is not on main: deita orders rows by evol score)")
+        return None
+    if "selected_subset" in defined:
+        real_selection(defs, resources, strategy, args.budget, seed)
+        return "real asset"
+    if strategy in ("random", "longest_response"):
+        stand_in_selection(store, strategy, args.budget, seed)
+        return "stand-in"
+    print(f"seed {seed} {strategy}: SKIPPED ({STAND_IN})")
+    return None
+
+
+def train_and_evaluate(resources: dict, strategy: str, args, seed: int, eval_config: dict) -> dict[str, Any]:
+    train_config = {
+        "max_steps": args.steps,
+        "batch_size": args.batch_size,
+        "max_length": args.max_length,
+        "learning_rate": args.learning_rate,
+        "seed": seed,
+        "bf16": args.bf16,
+        "save_steps": max(args.steps // 2, 1),
+    }
+    started = time.perf_counter()
+    run = dg.materialize(
+        [finetuned_model, model_evaluation],
+        resources=resources,
+        partition_key=strategy,
+        run_config={
+            "ops": {"finetuned_model": {"config": train_config}, "model_evaluation": {"config": eval_config}}
+        },
+    )
+    meta = run.asset_materializations_for_node("finetuned_model")[0].metadata
+    nll = evaluation_rows(resources["store"])
+    return {
+        "rows": meta["dagster/row_count"].value,
+        "first_loss": meta["first_loss"].value,
+        "final_loss": meta["final_loss"].value,
+        "tokens_per_s": meta["tokens_per_second"].value or 0.0,
+        "train_s": meta["wall_seconds"].value,
+        "mt_bench_delta": nll[(strategy, "mt_bench")] - nll[("base", "mt_bench")],
+        "holdout_delta": nll[(strategy, "pool_holdout")] - nll[("base", "pool_holdout")],
+        "seconds": time.perf_counter() - started,
+    }
+
+
+def print_summary(results: dict[str, list[dict[str, Any]]], base: dict[tuple[str, str], float]) -> None:
+    print(
+        f"\nbase model: MT-Bench reference NLL {base[('base', 'mt_bench')]:.4f}, "
+        f"hold-out NLL {base[('base', 'pool_holdout')]:.4f} (nats/token)"
+    )
+    print("NLL change vs base, mean ± sd over seeds (negative = reference answers more likely):")
+    print("| strategy | seeds | MT-Bench Δ | hold-out Δ | final train loss | train s (mean) |")
+    print("|---|---|---|---|---|---|")
+    for strategy, rows in results.items():
+
+        def stat(name: str, rows: list[dict[str, Any]] = rows) -> str:
+            values = [r[name] for r in rows]
+            spread = f"{statistics.stdev(values):.4f}" if len(values) > 1 else "n/a (1 seed)"
+            return f"{statistics.mean(values):+.4f} ± {spread}"
+
+        print(
+            f"| {strategy} | {len(rows)} | {stat('mt_bench_delta')} | {stat('holdout_delta')} | "
+            f"{statistics.mean(r['final_loss'] for r in rows):.3f} | "
+            f"{statistics.mean(r['train_s'] for r in rows):.0f} |"
+        )
+
+
 def main() -> None:
     default_data = os.environ.get(
         "DEITA_SHARED_DATA", Path(__file__).resolve().parents[1].parent / "shared" / "data"
@@ -139,6 +246,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--data", type=Path, default=Path(default_data))
     parser.add_argument("--home", type=Path, default=None, help="DEITA_HOME to use (default: a temp dir)")
+    parser.add_argument("--reuse-home", action="store_true", help="keep pool + base evaluation in --home")
     parser.add_argument("--pool-size", type=int, default=3000)
     parser.add_argument("--budget", type=int, default=200)
     parser.add_argument("--steps", type=int, default=25)
@@ -164,109 +272,42 @@ def main() -> None:
         "trainer": TrainerResource(torch_threads=args.threads),
         "llm": defs.resources.get("llm", LLMResource()),
     }
-    seeds = [int(s) for s in args.seeds.split(",")]
-    has_selection = dg.AssetKey("selected_subset") in {k for a in defs.assets for k in a.keys}
-    print(f"home {home}; selected_subset on main: {has_selection}; noisy timings: shared 2-core CPU")
-
-    pool = build_demo_pool(store, args.data, home / "inbox", args.pool_size, seed=0)
+    defined = {k.to_user_string() for a in defs.assets for k in a.keys}
+    strategies = args.strategies.split(",")
     print(
-        f"pool: {pool['ingested_rows']} rows ingested from {pool['shards']} shards "
-        f"in {pool['seconds']:.0f} s; "
-        f"demo pool {pool['demo_rows']} rows: {pool['sources']}"
+        f"home {home}; on main: selected_subset {'selected_subset' in defined}, pool_scores "
+        f"{'pool_scores' in defined}; timings are noisy: the 2-core CPU is shared with other engineers"
     )
-    holdout = dg.materialize([eval_holdout], resources=resources)
-    held = holdout.asset_materializations_for_node("eval_holdout")[0].metadata
-    print(
-        f"eval_holdout: {held['pool_holdout_rows'].value} pool rows held out, "
-        f"{held['mt_bench_questions'].value} MT-Bench questions "
-        f"({held['mt_bench_with_reference'].value} with GPT-4 "
-        f"references), {held['pool_rows_repeating_mt_bench'].value} pool rows repeating an MT-Bench prompt"
-    )
-
     eval_config = {"judge_questions": args.judge_questions}
-    started = time.perf_counter()
-    dg.materialize(
-        [base_model_evaluation],
-        resources=resources,
-        run_config={"ops": {"base_model_evaluation": {"config": eval_config}}},
-    )
-    print(f"base model evaluated in {time.perf_counter() - started:.0f} s")
-    base = evaluation_rows(store)
+    if args.reuse_home and ("base", "mt_bench") in evaluation_rows(store):
+        print("reusing the demo pool, eval_holdout and base evaluation already in --home")
+    else:
+        prepare(store, args, home, resources, eval_config)
+    if "deita" in strategies and {"selected_subset", "pool_scores"} <= defined:
+        shards = [r["shard"] for r in store.fetch_arrow("select_pool_shards").to_pylist()]
+        print(f"pool_embeddings for {len(shards)} shards in {embed_demo_pool(defs, resources, shards):.0f} s")
 
-    results: dict[str, list[dict[str, float]]] = {}
-    for seed in seeds:
-        for strategy in args.strategies.split(","):
-            how = "real asset"
-            if has_selection:
-                real_selection(defs, resources, strategy, args.budget, seed)
-            elif strategy in ("random", "longest_response"):
-                stand_in_selection(store, strategy, args.budget, seed)
-                how = "stand-in"
-            else:
-                print(f"seed {seed} {strategy}: SKIPPED ({STAND_IN}; deita needs pool_scores + embeddings)")
+    results: dict[str, list[dict[str, Any]]] = {}
+    for seed in [int(s) for s in args.seeds.split(",")]:
+        for strategy in strategies:
+            how = select(defs, resources, store, strategy, args, seed, defined)
+            if how is None:
                 continue
-            train_config = {
-                "max_steps": args.steps,
-                "batch_size": args.batch_size,
-                "max_length": args.max_length,
-                "learning_rate": args.learning_rate,
-                "seed": seed,
-                "bf16": args.bf16,
-                "save_steps": max(args.steps, 1),
-            }
-            started = time.perf_counter()
-            run = dg.materialize(
-                [finetuned_model, model_evaluation],
-                resources=resources,
-                partition_key=strategy,
-                run_config={
-                    "ops": {
-                        "finetuned_model": {"config": train_config},
-                        "model_evaluation": {"config": eval_config},
-                    }
-                },
-            )
-            meta = run.asset_materializations_for_node("finetuned_model")[0].metadata
-            nll = evaluation_rows(store)
-            row = {
-                "rows": meta["dagster/row_count"].value,
-                "first_loss": meta["first_loss"].value,
-                "final_loss": meta["final_loss"].value,
-                "tokens_per_s": meta["tokens_per_second"].value or 0.0,
-                "mt_bench_delta": nll[(strategy, "mt_bench")] - base[("base", "mt_bench")],
-                "holdout_delta": nll[(strategy, "pool_holdout")] - base[("base", "pool_holdout")],
-                "seconds": time.perf_counter() - started,
-            }
+            row = train_and_evaluate(resources, strategy, args, seed, eval_config)
             results.setdefault(strategy, []).append(row)
             print(
-                f"seed {seed} {strategy} ({how} selection): {row['rows']} rows, "
-                f"loss {row['first_loss']:.3f} -> "
-                f"{row['final_loss']:.3f}, {row['tokens_per_s']:.0f} tok/s, MT-Bench NLL delta "
-                f"{row['mt_bench_delta']:+.4f}, hold-out NLL delta {row['holdout_delta']:+.4f}, "
-                f"{row['seconds']:.0f} s"
+                f"seed {seed} {strategy} ({how} selection): {row['rows']} rows, loss {row['first_loss']:.3f} "
+                f"-> {row['final_loss']:.3f}, {row['tokens_per_s']:.0f} tok/s, MT-Bench NLL Δ "
+                f"{row['mt_bench_delta']:+.4f}, hold-out NLL Δ {row['holdout_delta']:+.4f}, "
+                f"train {row['train_s']:.0f} s, train+eval {row['seconds']:.0f} s",
+                flush=True,
             )
 
     comparison = dg.materialize([strategy_comparison], resources=resources)
-    table = comparison.asset_materializations_for_node("strategy_comparison")[0].metadata["comparison"].value
-    print("\nstrategy_comparison (last seed):\n" + table)
-    print(
-        f"\nbase model: MT-Bench reference NLL {base[('base', 'mt_bench')]:.4f}, "
-        f"hold-out NLL {base[('base', 'pool_holdout')]:.4f} (nats/token)"
-    )
-    print("NLL change vs base, mean ± sd over seeds (negative = reference answers more likely):")
-    print("| strategy | seeds | MT-Bench Δ | hold-out Δ | final train loss |")
-    print("|---|---|---|---|---|")
-    for strategy, rows in results.items():
-
-        def stat(name: str, rows: list[dict[str, float]] = rows) -> str:
-            values = [r[name] for r in rows]
-            spread = statistics.stdev(values) if len(values) > 1 else float("nan")
-            return f"{statistics.mean(values):+.4f} ± {spread:.4f}"
-
-        print(
-            f"| {strategy} | {len(rows)} | {stat('mt_bench_delta')} | {stat('holdout_delta')} | "
-            f"{statistics.mean(r['final_loss'] for r in rows):.3f} |"
-        )
+    meta = comparison.asset_materializations_for_node("strategy_comparison")[0].metadata
+    print("\nstrategy_comparison (last seed):\n" + meta["comparison"].value)
+    print(f"plot: {meta['plot_path'].value}")
+    print_summary(results, evaluation_rows(store))
 
 
 if __name__ == "__main__":

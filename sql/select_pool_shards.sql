@@ -1,0 +1,1 @@
+SELECT DISTINCT shard FROM pool ORDER BY shard;
