@@ -9,12 +9,10 @@ import dagster as dg
 
 from deita_assets.assets.evaluation import base_model_evaluation, model_evaluation
 from deita_assets.assets.training import HEAVY, finetuned_model
-from deita_assets.partitions import strategy
 
 finetune_and_evaluate_job = dg.define_asset_job(
     "finetune_and_evaluate",
     selection=dg.AssetSelection.assets(finetuned_model, model_evaluation),
-    partitions_def=strategy,
     tags=HEAVY,
     description="Fine-tune on one strategy's selection and evaluate it (one heavy run per strategy).",
 )

@@ -93,8 +93,7 @@ def training_metadata(result: SFTResult, counts: dict[str, int]) -> dict[str, ob
 
 @dg.asset(
     partitions_def=strategy,
-    # TODO(integration): deps=["selected_subset"] once that asset is on main (a dep on an undefined
-    # key shows up as an undescribed stub asset and fails test_definitions).
+    deps=["selected_subset"],
     group_name="model",
     tags=HEAVY,
     op_tags=HEAVY,
