@@ -35,7 +35,10 @@ class ModsSeedConfig(dg.Config):
     alpha: float | None = Field(
         default=None,
         description="Quality threshold (keep reward > alpha). None: 0.0 for an HF reward model (MoDS, "
-        "Alpaca), 3.5 for the DEITA quality scorer (scale [1, 6]).",
+        "Alpaca); for the DEITA quality scorer (no published value) the alpha_quantile of the rewards.",
+    )
+    alpha_quantile: float = Field(
+        default=0.5, ge=0, lt=1, description="Where alpha sits when it has no configured or paper value."
     )
     k: int = Field(default=16, ge=1, description="Seed size K (MoDS: 1K on Alpaca; demo-sized here).")
     seed: int = Field(default=0, description="Draws the k-center start point.")
@@ -52,7 +55,7 @@ class ModsNecessityConfig(dg.Config):
     beta: float | None = Field(
         default=None,
         description="Necessity threshold (own answer reward < beta). None: 0.0 for an HF reward model "
-        "(MoDS, Alpaca), 3.5 for the DEITA quality scorer.",
+        "(MoDS, Alpaca); otherwise beta = alpha (as on Alpaca).",
     )
     k: int = Field(default=16, ge=0, description="Augmented set size (k-center over the necessary rows).")
     max_instructions: int = Field(
@@ -147,7 +150,9 @@ def mods_seed(
     """
     rows = _rewarded_rows(store)
     kind, source = rows[0]["source_kind"], rows[0]["source"]
-    alpha, alpha_from = mods.default_threshold(kind, config.alpha)
+    alpha, alpha_from = mods.choose_alpha(
+        kind, config.alpha, [r["reward"] for r in rows], config.alpha_quantile
+    )
     high = [r for r in rows if mods.is_high_quality(r["reward"], r["status"], alpha)]
     if not high:
         raise ValueError(
@@ -322,7 +327,7 @@ def mods_necessity(
     if not seed_rows or not model_rows:
         raise ValueError("materialize mods_seed and mods_seed_model first")
     alpha = seed_rows[0]["alpha"]
-    beta, beta_from = mods.default_threshold(rows[0]["source_kind"], config.beta)
+    beta, beta_from = mods.choose_beta(rows[0]["source_kind"], config.beta, alpha)
     seed_ids = {r["row_id"] for r in seed_rows}
     candidates = [
         r

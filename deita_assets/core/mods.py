@@ -17,6 +17,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+import numpy as np
+
 from deita_assets.core.formats import instruction_response_pairs
 
 # Reason codes (stable strings: stored in `mods_selection` / `selection` and counted).
@@ -31,19 +33,37 @@ NECESSARY_NOT_PICKED = "necessary_not_picked"
 MISSING_FROM_NECESSITY = "missing_from_necessity_run"
 KEPT_REASONS = (SEED, AUGMENTED)
 
-# Default α (quality) and β (necessity) per reward scale. MoDS on Alpaca with the OpenAssistant
-# reward model: α = β = 0.0 (its 214K mix: α = 1.0, β = -1.0). The DEITA quality scorer's scale is
-# [1, 6]; 3.5 is its midpoint, a documented choice of ours (the paper has no value for this scale).
-DEFAULT_THRESHOLDS = {"hf_sequence_classification": 0.0, "deita_quality_scorer": 3.5}
+# MoDS's α (quality) and β (necessity) for the scale they were set on: the OpenAssistant reward
+# model, Alpaca: α = β = 0.0 (their 214K mix: α = 1.0, β = -1.0).
+PAPER_THRESHOLDS = {"hf_sequence_classification": (0.0, 0.0)}
 
 
-def default_threshold(source_kind: str, configured: float | None) -> tuple[float, str]:
-    """The configured threshold, or the default for the reward scale; with where it came from."""
+def choose_alpha(
+    source_kind: str, configured: float | None, rewards: Sequence[float], quantile: float
+) -> tuple[float, str]:
+    """α and where it came from: configured; else the paper's value for that scale; else (a scale
+    with no published value, e.g. the DEITA quality scorer) the `quantile` of the pool's rewards —
+    an absolute number on an uncalibrated scale could keep nothing or everything."""
     if configured is not None:
         return float(configured), "configured"
-    if source_kind not in DEFAULT_THRESHOLDS:
-        raise ValueError(f"no default threshold for reward source {source_kind!r}: configure one")
-    return DEFAULT_THRESHOLDS[source_kind], f"default for {source_kind}"
+    if source_kind in PAPER_THRESHOLDS:
+        return PAPER_THRESHOLDS[source_kind][0], f"MoDS value for {source_kind}"
+    finite = [r for r in rewards if r is not None and math.isfinite(r)]
+    if not finite:
+        raise ValueError("no finite reward to place alpha by quantile")
+    return float(
+        np.quantile(np.asarray(finite, dtype=np.float64), quantile)
+    ), f"quantile {quantile} of rewards"
+
+
+def choose_beta(source_kind: str, configured: float | None, alpha: float) -> tuple[float, str]:
+    """β: configured; else the paper's value for that scale; else β = α (as MoDS on Alpaca): the seed
+    model's own answer must reach the quality bar the pool's rows were held to."""
+    if configured is not None:
+        return float(configured), "configured"
+    if source_kind in PAPER_THRESHOLDS:
+        return PAPER_THRESHOLDS[source_kind][1], f"MoDS value for {source_kind}"
+    return alpha, "equal to alpha"
 
 
 def first_instruction(turns: Sequence[Mapping[str, str]]) -> str | None:

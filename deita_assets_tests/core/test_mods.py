@@ -22,15 +22,25 @@ def test_necessity_is_own_reward_below_beta() -> None:
     assert mods.necessity_status(math.nan, 0.0) == mods.OWN_ANSWER_UNSCORED
 
 
-def test_thresholds_default_per_scale_and_say_where_they_came_from() -> None:
-    assert mods.default_threshold("hf_sequence_classification", None) == (
+def test_alpha_is_configured_or_paper_value_or_a_quantile() -> None:
+    rewards = [1.0, 2.0, 3.0, 4.0, float("nan"), None]
+    assert mods.choose_alpha("hf_sequence_classification", None, rewards, 0.5) == (
         0.0,
-        "default for hf_sequence_classification",
+        "MoDS value for hf_sequence_classification",
     )
-    assert mods.default_threshold("deita_quality_scorer", None)[0] == 3.5
-    assert mods.default_threshold("anything", -1.0) == (-1.0, "configured")
+    assert mods.choose_alpha("deita_quality_scorer", None, rewards, 0.5) == (2.5, "quantile 0.5 of rewards")
+    assert mods.choose_alpha("deita_quality_scorer", 4.2, rewards, 0.5) == (4.2, "configured")
     with pytest.raises(ValueError):
-        mods.default_threshold("unknown_scale", None)
+        mods.choose_alpha("deita_quality_scorer", None, [float("nan")], 0.5)
+
+
+def test_beta_is_configured_or_paper_value_or_alpha() -> None:
+    assert mods.choose_beta("hf_sequence_classification", None, 3.0) == (
+        0.0,
+        "MoDS value for hf_sequence_classification",
+    )
+    assert mods.choose_beta("deita_quality_scorer", None, 3.0) == (3.0, "equal to alpha")
+    assert mods.choose_beta("deita_quality_scorer", -1.0, 3.0) == (-1.0, "configured")
 
 
 def test_first_instruction_is_the_first_answered_user_turn() -> None:
