@@ -1,0 +1,86 @@
+"""End to end through the real webserver and daemon: a file dropped in the inbox becomes a shard,
+the sensor launches its run, and lineage and metadata are readable over GraphQL like the UI does."""
+
+import shutil
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from deita_assets.paths import samples_dir
+from deita_assets_tests.e2e.dagster_server import DagsterDev, start_dagster_dev
+
+pytestmark = pytest.mark.slow
+
+ASSET_NODES = """
+query { assetNodes { assetKey { path } dependencyKeys { path } partitionDefinition { name } } }
+"""
+SENSORS = """
+query { repositoriesOrError { ... on RepositoryConnection { nodes {
+  sensors { name sensorState { status } } } } } }
+"""
+RUNS = """
+query { runsOrError { ... on Runs { results { runId status tags { key value } } } } }
+"""
+MATERIALIZATIONS = """
+query ($path: [String!]!) { assetOrError(assetKey: {path: $path}) { ... on Asset {
+  assetMaterializations { partition runId metadataEntries { label
+    ... on IntMetadataEntry { intValue } ... on MarkdownMetadataEntry { mdStr } } } } } }
+"""
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DagsterDev]:
+    workdir = tmp_path_factory.mktemp("e2e")
+    dev = start_dagster_dev(workdir, extra_env={"DEITA_INBOX_SETTLE_SECONDS": "0"})
+    try:
+        yield dev
+    finally:
+        dev.stop()
+
+
+def _wait_for(predicate, timeout: float, what: str, server: DagsterDev):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(2)
+    raise AssertionError(f"timed out waiting for {what}\n{server.log_tail()}")
+
+
+def test_lineage_is_served(server: DagsterDev) -> None:
+    nodes = {tuple(n["assetKey"]["path"]): n for n in server.graphql(ASSET_NODES)["assetNodes"]}
+    assert nodes[("raw_pool",)]["partitionDefinition"]["name"] == "pool_shard"
+    downstream = [key for key, node in nodes.items() if {"path": ["raw_pool"]} in node["dependencyKeys"]]
+    assert downstream, "raw_pool should feed later stages"
+
+
+def test_inbox_sensor_is_on_by_default(server: DagsterDev) -> None:
+    (repository,) = server.graphql(SENSORS)["repositoriesOrError"]["nodes"]
+    sensors = repository["sensors"]
+    assert {s["name"]: s["sensorState"]["status"] for s in sensors}["inbox_sensor"] == "RUNNING"
+
+
+def test_dropped_file_becomes_a_shard_run_with_metadata(server: DagsterDev) -> None:
+    sample = samples_dir() / "gsm8k_alpaca_format" / "gsm_8k_train.json"
+    inbox = server.deita_home / "inbox"
+    inbox.mkdir(parents=True, exist_ok=True)
+    shutil.copyfile(sample, inbox / "gsm8k__gsm_8k_train.json")
+
+    def finished_ingest_run():
+        runs = server.graphql(RUNS)["runsOrError"]["results"]
+        done = [r for r in runs if r["status"] in ("SUCCESS", "FAILURE", "CANCELED")]
+        return done[0] if done else None
+
+    run = _wait_for(finished_ingest_run, 240, "the sensor's ingest run", server)
+    assert run["status"] == "SUCCESS", server.log_tail()
+    partition = {t["key"]: t["value"] for t in run["tags"]}["dagster/partition"]
+    assert partition.startswith("gsm8k__gsm_8k_train.json")
+
+    asset = server.graphql(MATERIALIZATIONS, {"path": ["raw_pool"]})["assetOrError"]
+    (event,) = [m for m in asset["assetMaterializations"] if m["partition"] == partition]
+    metadata = {e["label"]: e for e in event["metadataEntries"]}
+    expected_rows = len(__import__("json").loads(Path(sample).read_text()))
+    assert 0 < metadata["dagster/row_count"]["intValue"] <= expected_rows
