@@ -18,10 +18,10 @@ query { assetNodes { assetKey { path } dependencyKeys { path } partitionDefiniti
 """
 SENSORS = """
 query { repositoriesOrError { ... on RepositoryConnection { nodes {
-  sensors { name sensorState { status } } } } } }
+  sensors { name sensorState { status } } schedules { name scheduleState { status } } } } } }
 """
 RUNS = """
-query { runsOrError { ... on Runs { results { runId status tags { key value } } } } }
+query { runsOrError { ... on Runs { results { runId status jobName tags { key value } } } } }
 """
 MATERIALIZATIONS = """
 query ($path: [String!]!) { assetOrError(assetKey: {path: $path}) { ... on Asset {
@@ -57,10 +57,12 @@ def test_lineage_is_served(server: DagsterDev) -> None:
     assert downstream, "raw_pool should feed later stages"
 
 
-def test_inbox_sensor_is_on_by_default(server: DagsterDev) -> None:
+def test_incremental_automation_is_on_by_default(server: DagsterDev) -> None:
     (repository,) = server.graphql(SENSORS)["repositoriesOrError"]["nodes"]
-    sensors = repository["sensors"]
-    assert {s["name"]: s["sensorState"]["status"] for s in sensors}["inbox_sensor"] == "RUNNING"
+    sensors = {s["name"]: s["sensorState"]["status"] for s in repository["sensors"]}
+    schedules = {s["name"]: s["scheduleState"]["status"] for s in repository["schedules"]}
+    assert sensors["inbox_sensor"] == sensors["deita_automation"] == "RUNNING"
+    assert schedules["refresh_selection_schedule"] == "RUNNING"
 
 
 def test_dropped_file_becomes_a_shard_run_with_metadata(server: DagsterDev) -> None:
@@ -71,7 +73,11 @@ def test_dropped_file_becomes_a_shard_run_with_metadata(server: DagsterDev) -> N
 
     def finished_ingest_run():
         runs = server.graphql(RUNS)["runsOrError"]["results"]
-        done = [r for r in runs if r["status"] in ("SUCCESS", "FAILURE", "CANCELED")]
+        done = [
+            r
+            for r in runs
+            if r["jobName"] == "ingest_shard" and r["status"] in ("SUCCESS", "FAILURE", "CANCELED")
+        ]
         return done[0] if done else None
 
     run = _wait_for(finished_ingest_run, 240, "the sensor's ingest run", server)
