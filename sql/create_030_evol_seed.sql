@@ -3,5 +3,6 @@ CREATE TABLE IF NOT EXISTS evol_seed (
     row_id VARCHAR NOT NULL,
     source VARCHAR NOT NULL,
     instruction VARCHAR NOT NULL,
-    response VARCHAR NOT NULL
+    response VARCHAR NOT NULL,
+    sample_seed INTEGER NOT NULL
 );

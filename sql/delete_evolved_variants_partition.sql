@@ -1,0 +1,1 @@
+DELETE FROM evolved_variants WHERE dimension = ?

@@ -1,0 +1,1 @@
+DELETE FROM ranked_scores WHERE dimension = ?
