@@ -60,8 +60,11 @@ def local_llm_server(
     params.model.path = str(resolve_gguf(model))
     params.n_parallel = n_parallel
     params.n_ctx = n_ctx_per_slot * n_parallel  # llama.cpp splits the context across slots
-    params.cpuparams.n_threads = n_threads
-    params.cpuparams_batch.n_threads = n_threads
+    for cpu in (params.cpuparams, params.cpuparams_batch):
+        cpu.n_threads = n_threads
+        # No busy-polling: with other processes on the cores, llama.cpp's default spin-wait (poll=50)
+        # measured 5 tokens/s here against 69-99 tokens/s without it.
+        cpu.poll = 0
     params.hostnames = ["127.0.0.1"]
     params.port = 0  # a free port, chosen by the server
     params.verbosity = 1

@@ -16,9 +16,10 @@ SCORE_MAX = 6.0
 # One score per line, the line starting with the item label (markdown decoration allowed):
 # "[3] Score: 4", "**[3]** score = 4.5 (most complex)", "- [3]: 4", "[3] 4/6". A bare number after the
 # label counts only when nothing else follows, so an echoed variant ("[1] Write 3 poems") is no score.
-_LABEL = r"^[^\w\[]*\[\s*(\d+)\s*\][^\w-]*"
+_GAP = r"(?:[^\w-]|-(?!\d))*"  # punctuation/markdown between parts; a "-" only if no number follows
+_LABEL = r"^[^\w\[]*\[\s*(\d+)\s*\]" + _GAP
 _NUM = r"(-?\d+(?:\.\d+)?)"
-_WITH_KEYWORD = re.compile(_LABEL + r"score[^\w-]*" + _NUM, re.IGNORECASE | re.MULTILINE)
+_WITH_KEYWORD = re.compile(_LABEL + r"score" + _GAP + _NUM, re.IGNORECASE | re.MULTILINE)
 _BARE = re.compile(_LABEL + _NUM + r"\s*(?:/\s*\d+)?[^\w]*$", re.MULTILINE)
 
 

@@ -9,6 +9,7 @@ written in small batches while the rest are still in flight. The API key comes f
 from __future__ import annotations
 
 import json
+import os
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager, nullcontext
 from typing import Any
@@ -164,7 +165,11 @@ class LLMResource(dg.ConfigurableResource):
     )
     local_parallel: int = Field(default=4, description="Local server: parallel slots (continuous batching).")
     local_ctx_per_slot: int = Field(default=4096, description="Local server: context tokens per slot.")
-    local_threads: int = Field(default=2, description="Local server: CPU threads.")
+    local_threads: int = Field(
+        default_factory=lambda: max(1, (os.cpu_count() or 2) // 2),
+        description="Local server: CPU threads (default half the cores: llama.cpp slows sharply when its "
+        "threads compete with other processes for every core).",
+    )
 
     @contextmanager
     def session(self, store: DuckDBStore) -> Iterator[LLMSession]:

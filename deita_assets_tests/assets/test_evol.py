@@ -11,6 +11,7 @@ import pytest
 
 from deita_assets.assets.evol import evol_seed, evolved_variants, evolved_variants_complete
 from deita_assets.assets.rank import ranked_scores, ranked_scores_valid
+from deita_assets.core.models import BUNDLED_LLM
 from deita_assets.core.prompts import OPS
 from deita_assets.resources.llm import LLMResource
 from deita_assets.resources.store import DuckDBStore, insert_rows
@@ -209,3 +210,26 @@ def test_faults_are_recorded_never_invented(pool_store, tmp_path: Path) -> None:
     checks = {c.check_name: c for c in result.get_asset_check_evaluations()}
     assert not checks["ranked_scores_valid"].passed  # 2/8 seeds unscored > 0.1
     assert checks["ranked_scores_valid"].metadata["seed_failure_rate"].value == pytest.approx(0.25)
+
+
+@pytest.mark.slow
+def test_real_local_backend_end_to_end(pool_store) -> None:
+    """A few seeds through the bundled SmolLM2-135M on xllamacpp: real generation, grammar-constrained
+    ranking; whatever the small model does is recorded (scores or reasons), and a rerun is free."""
+    llm = LLMResource(local_parallel=2, local_ctx_per_slot=2048)
+    config = {"ops": {"evolved_variants": {"config": {"max_tokens_cap": 96}}}}
+    with dg.instance_for_test() as instance:
+        first = run(pool_store, llm, "complexity", instance, seed_size=2, checks_config=config)
+        again = run(pool_store, llm, "complexity", instance, seed_size=2, checks_config=config)
+    variants = fetch(pool_store, "SELECT * FROM evolved_variants ORDER BY seed_id, round")
+    assert len(variants) == 12
+    assert {(v["backend"], v["model"]) for v in variants if v["round"]} == {("xllamacpp", BUNDLED_LLM)}
+    assert all(v["status"] == "ok" or v["reason"] for v in variants)
+    assert sum(v["status"] in ("ok", "degenerate") for v in variants if v["round"]) >= 5
+    ranked = fetch(pool_store, "SELECT * FROM ranked_scores ORDER BY seed_id, round")
+    assert len(ranked) == 12 and all(r["score"] is not None or r["reason"] for r in ranked)
+    assert all(1 <= r["score"] <= 6 for r in ranked if r["score"] is not None)
+    meta = first.asset_materializations_for_node("ranked_scores")[0].metadata
+    assert meta["llm_backend"].value == "xllamacpp" and meta["llm_completion_tokens"].value > 0
+    warm = again.asset_materializations_for_node("ranked_scores")[0].metadata
+    assert warm["llm_http_requests"].value == 0 and warm["llm_cache_hits"].value >= 2
