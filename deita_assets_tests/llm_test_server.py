@@ -76,6 +76,7 @@ class LLMTestServer:
 
         class Handler(BaseHTTPRequestHandler):
             protocol_version = "HTTP/1.1"
+            disable_nagle_algorithm = True  # else headers+body as two writes wait ~40 ms for delayed ACK
 
             def log_message(self, format: str, *args: Any) -> None:
                 pass
@@ -149,3 +150,21 @@ class LLMTestServer:
                 return self._send(200, json.dumps(reply).encode())
 
         return Handler
+
+
+def serve_forever(latency: float) -> None:
+    """Run a server in this process (benchmarks put it in its own process, like a real endpoint):
+    prints the base URL, then a line with the request count on every `count` line read from stdin."""
+    import sys
+
+    with LLMTestServer(latency=latency) as server:
+        print(server.base_url, flush=True)
+        for line in sys.stdin:
+            if line.strip() == "count":
+                print(server.requests, flush=True)
+
+
+if __name__ == "__main__":
+    import sys
+
+    serve_forever(float(sys.argv[1]) if len(sys.argv) > 1 else 0.0)

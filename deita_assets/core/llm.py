@@ -11,12 +11,13 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import json
+import queue
 import random
 import threading
 import time
-from collections import Counter
+from collections import Counter, defaultdict
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from concurrent.futures import FIRST_COMPLETED, Future, wait
+from concurrent.futures import Future
 from dataclasses import asdict, dataclass, field, replace
 from email.utils import parsedate_to_datetime
 from typing import Any, Protocol
@@ -252,8 +253,10 @@ class ClientSettings:
     max_retry_after: float = 120.0
     structured_output: bool = True
     max_tokens_param: str = "max_tokens"
-    flush_every: int = 16
-    flush_seconds: float = 2.0
+    # Cache writes: every `flush_seconds` or `flush_every` results, whichever comes first. Each write
+    # is one short DuckDB connection (~70 ms with its checkpoint), so not one per result.
+    flush_every: int = 256
+    flush_seconds: float = 1.0
 
 
 def redact(text: str, secret: str | None) -> str:
@@ -391,22 +394,22 @@ class ChatClient:
         keys = [self.key(r) for r in requests]
         cached = self.cache.get_many(sorted(set(keys)))
         results: list[ChatResult | None] = [None] * len(requests)
-        pending: dict[Future, int] = {}
         first_index: dict[str, int] = {}
-        duplicates: dict[str, list[int]] = {}
-        for index, (request, key) in enumerate(zip(requests, keys, strict=True)):
+        duplicates: dict[str, list[int]] = defaultdict(list)
+        for index, key in enumerate(keys):
             if key in cached:
                 results[index] = replace(cached[key], cached=True)
+                self.usage.record(results[index])
             elif key in first_index:
-                duplicates.setdefault(key, []).append(index)
+                duplicates[key].append(index)
             else:
                 first_index[key] = index
-                future = asyncio.run_coroutine_threadsafe(self._complete(request, key), self._loop)
-                pending[future] = index
-        for result in results:
-            if result is not None:
-                self.usage.record(result)
-        for index, result in self._collect(pending, requests):
+        finished: queue.SimpleQueue[tuple[int, ChatResult]] = queue.SimpleQueue()
+        futures = [
+            asyncio.run_coroutine_threadsafe(self._complete_into(requests[i], key, i, finished), self._loop)
+            for key, i in first_index.items()
+        ]
+        for index, result in self._collect(finished, len(futures), futures, requests):
             results[index] = result
             for dup in duplicates.get(result.request_key, []):
                 results[dup] = replace(result, cached=result.ok)
@@ -416,25 +419,42 @@ class ChatClient:
                 on_result(index, result)
         return [r for r in results if r is not None]
 
+    async def _complete_into(
+        self, request: ChatRequest, key: str, index: int, finished: queue.SimpleQueue
+    ) -> None:
+        try:
+            result = await self._complete(request, key)
+        except BaseException as error:  # never leave the collector waiting
+            result = self._failure(key, CLIENT_ERROR, f"{type(error).__name__}: {error}")
+            finished.put((index, result))
+            raise
+        finished.put((index, result))
+
     def _collect(
-        self, pending: dict[Future, int], requests: Sequence[ChatRequest]
+        self,
+        finished: queue.SimpleQueue,
+        expected: int,
+        futures: Sequence[Future],
+        requests: Sequence[ChatRequest],
     ) -> Iterator[tuple[int, ChatResult]]:
-        """Yield finished results; write successful ones to the cache every few results/seconds."""
+        """Yield results as they finish; write successful ones to the cache every few results/seconds,
+        so a crash loses at most one small batch of paid-for results."""
         unflushed: list[tuple[ChatRequest, ChatResult]] = []
         last_flush = time.monotonic()
-        remaining = set(pending)
         try:
-            while remaining:
-                done, remaining = wait(
-                    remaining, timeout=self.settings.flush_seconds, return_when=FIRST_COMPLETED
-                )
-                for future in done:
-                    index = pending[future]
-                    result = future.result()
-                    self.usage.record(result)
-                    if result.ok:
-                        unflushed.append((requests[index], result))
-                    yield index, result
+            for _ in range(expected):
+                while True:
+                    try:
+                        index, result = finished.get(timeout=self.settings.flush_seconds)
+                        break
+                    except queue.Empty:
+                        if unflushed:
+                            self.cache.put_many(unflushed)
+                            unflushed, last_flush = [], time.monotonic()
+                self.usage.record(result)
+                if result.ok:
+                    unflushed.append((requests[index], result))
+                yield index, result
                 if unflushed and (
                     len(unflushed) >= self.settings.flush_every
                     or time.monotonic() - last_flush >= self.settings.flush_seconds
@@ -442,7 +462,7 @@ class ChatClient:
                     self.cache.put_many(unflushed)
                     unflushed, last_flush = [], time.monotonic()
         finally:
-            for future in remaining:
+            for future in futures:
                 future.cancel()
             if unflushed:
                 self.cache.put_many(unflushed)
