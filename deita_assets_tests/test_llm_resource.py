@@ -50,6 +50,7 @@ def test_llm_from_env_binds_env_vars() -> None:
     )
     assert resource.base_url == dg.EnvVar("DEITA_LLM_BASE_URL")
     assert llm_from_env({}).base_url is None and llm_from_env({}).model == BUNDLED_LLM
+    assert llm_from_env({"DEITA_LLM_STRUCTURED_OUTPUT": "false"}).structured_output is False
 
 
 @pytest.mark.slow

@@ -16,7 +16,7 @@ import random
 import threading
 import time
 from collections import Counter, defaultdict
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from concurrent.futures import Future
 from dataclasses import asdict, dataclass, field, replace
 from email.utils import parsedate_to_datetime
@@ -387,9 +387,7 @@ class ChatClient:
     def key(self, request: ChatRequest) -> str:
         return request_key(request, self.settings.backend, self.settings.model)
 
-    def chat_many(
-        self, requests: Sequence[ChatRequest], on_result: Callable[[int, ChatResult], None] | None = None
-    ) -> list[ChatResult]:
+    def chat_many(self, requests: Sequence[ChatRequest]) -> list[ChatResult]:
         """Answer every request (cache first), in order; failures come back as results, not raised."""
         keys = [self.key(r) for r in requests]
         cached = self.cache.get_many(sorted(set(keys)))
@@ -414,9 +412,6 @@ class ChatClient:
             for dup in duplicates.get(result.request_key, []):
                 results[dup] = replace(result, cached=result.ok)
                 self.usage.record(results[dup])
-        if on_result:
-            for index, result in enumerate(results):
-                on_result(index, result)
         return [r for r in results if r is not None]
 
     async def _complete_into(

@@ -216,7 +216,12 @@ def llm_from_env(environ: Mapping[str, str]) -> LLMResource:
         "backend_label": "DEITA_LLM_BACKEND_LABEL",
         "max_tokens_param": "DEITA_LLM_MAX_TOKENS_PARAM",
     }
-    ints = {"max_concurrency": "DEITA_LLM_MAX_CONCURRENCY", "max_requests": "DEITA_LLM_MAX_REQUESTS"}
+    ints = {
+        "max_concurrency": "DEITA_LLM_MAX_CONCURRENCY",
+        "max_requests": "DEITA_LLM_MAX_REQUESTS",
+        "max_total_tokens": "DEITA_LLM_MAX_TOTAL_TOKENS",
+        "max_retries": "DEITA_LLM_MAX_RETRIES",
+    }
     floats = {  # not secrets: plain values
         "timeout": "DEITA_LLM_TIMEOUT",
         "prompt_usd_per_million": "DEITA_LLM_PROMPT_USD_PER_MILLION",
@@ -226,4 +231,10 @@ def llm_from_env(environ: Mapping[str, str]) -> LLMResource:
     config: dict[str, Any] = {name: dg.EnvVar(var) for name, var in fields.items() if environ.get(var)}
     config |= {name: dg.EnvVar.int(var) for name, var in ints.items() if environ.get(var)}
     config |= {name: float(environ[var]) for name, var in floats.items() if environ.get(var)}
+    if environ.get("DEITA_LLM_STRUCTURED_OUTPUT"):
+        config["structured_output"] = environ["DEITA_LLM_STRUCTURED_OUTPUT"].strip().lower() not in (
+            "0",
+            "false",
+            "no",
+        )
     return LLMResource(**config)
