@@ -32,7 +32,12 @@ def main() -> None:
     )
     parser.add_argument("--rows", type=int, default=1024)
     parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--threads", type=int, default=0, help="torch threads (0 = torch's default)")
     args = parser.parse_args()
+    if args.threads:
+        import torch
+
+        torch.set_num_threads(args.threads)
     home = Path(tempfile.mkdtemp(prefix="deita_embed_bench_"))
     os.environ["DEITA_HOME"] = str(home)
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
@@ -97,7 +102,9 @@ def main() -> None:
                 measured[name].append(fn())
                 print(f"  {name}: {measured[name][-1]:.1f} rows/s", flush=True)
     med = {name: statistics.median(values) for name, values in measured.items()}
-    print(f"\nrows={len(texts)} load={os.getloadavg()} (2 shared cores: noisy)")
+    import torch
+
+    print(f"\nrows={len(texts)} torch_threads={torch.get_num_threads()} load={os.getloadavg()}")
     print("| path | median rows/s | / raw encode |")
     print("|---|---|---|")
     for name in ("raw", "embed", "asset"):
