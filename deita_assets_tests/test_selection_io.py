@@ -1,13 +1,13 @@
 """The streamed Repr Filter (DuckDB windows in walk order) equals the in-memory walk and stops early."""
 
 import numpy as np
-import pyarrow as pa
 import pytest
 
 from deita_assets.core.selection import repr_filter, score_order
-from deita_assets.resources.store import DuckDBStore, insert_rows
+from deita_assets.resources.store import DuckDBStore
 from deita_assets.selection_io import stream_repr_filter
 from deita_assets_tests.core.selection_oracle import sequential_repr_filter
+from deita_assets_tests.selection_data import write_selection_inputs
 
 N, D = 3000, 24
 
@@ -20,40 +20,8 @@ def pool(store: DuckDBStore):
     x /= np.linalg.norm(x, axis=1, keepdims=True)
     ids = [f"r{(i * 7919) % N:05d}" for i in range(N)]  # insertion order != id order
     scores = np.round(rng.uniform(0, 5, N), 1)  # ties
-    with store.get_connection() as conn:
-        insert_rows(
-            conn,
-            "pool_embeddings",
-            pa.table(
-                {
-                    "shard": [f"s{i % 3}" for i in range(N)],
-                    "row_id": ids,
-                    "model": ["m"] * N,
-                    "spec": ["m|spec"] * N,
-                    "dim": pa.array([D] * N, pa.int32()),
-                    "truncated": [False] * N,
-                    "embedding": pa.array(x.tolist(), pa.list_(pa.float32())),
-                }
-            ),
-        )
-        insert_rows(
-            conn,
-            "pool_scores",
-            pa.table(
-                {
-                    "shard": [f"s{i % 3}" for i in range(N)],
-                    "row_id": ids,
-                    "evol_score": scores,
-                    "status": ["ok"] * N,
-                    "scorer": ["t"] * N,
-                }
-            ),
-        )
-        insert_rows(
-            conn,
-            "eval_holdout",
-            pa.table({"row_id": ids[:50], "benchmark": ["b"] * 50, "prompt": ["p"] * 50}),
-        )
+    shards = [f"s{i % 3}" for i in range(N)]
+    write_selection_inputs(store, shards, ids, x, scores, model="m", spec="m|spec", held_out=ids[:50])
     return x, ids, scores
 
 

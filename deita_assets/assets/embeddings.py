@@ -30,18 +30,19 @@ def vectors_to_arrow(vectors: np.ndarray) -> pa.ListArray:
     return pa.ListArray.from_arrays(offsets, pa.array(np.ascontiguousarray(vectors, np.float32).ravel()))
 
 
-def _new_rows(
-    shard: str, row_ids: list[str], vectors: np.ndarray, truncated: np.ndarray, embedder: EmbedderResource
+def embedding_rows(
+    shards: list[str], row_ids: list[str], vectors: np.ndarray, truncated: np.ndarray, model: str, spec: str
 ) -> pa.Table:
+    """Rows of `pool_embeddings` (vectors: n × d float32, unit rows)."""
     n = len(row_ids)
     return pa.table(
         {
-            "shard": pa.array([shard] * n, pa.string()),
+            "shard": pa.array(shards, pa.string()),
             "row_id": pa.array(row_ids, pa.string()),
-            "model": pa.array([embedder.model] * n, pa.string()),
-            "spec": pa.array([embedder.spec()] * n, pa.string()),
+            "model": pa.array([model] * n, pa.string()),
+            "spec": pa.array([spec] * n, pa.string()),
             "dim": pa.array(np.full(n, vectors.shape[1] if n else 0, dtype=np.int32)),
-            "truncated": pa.array(truncated.astype(bool)),
+            "truncated": pa.array(np.asarray(truncated, dtype=bool)),
             "embedding": vectors_to_arrow(vectors.reshape(n, -1) if n else np.zeros((0, 1), np.float32)),
         }
     )
@@ -84,7 +85,9 @@ def pool_embeddings(
     else:
         vectors, truncated = np.zeros((0, 1), np.float32), np.zeros(0, bool)
     seconds = time.perf_counter() - started
-    fresh = _new_rows(shard, [row["row_id"] for row in todo], vectors, truncated, embedder)
+    fresh = embedding_rows(
+        [shard] * len(todo), [row["row_id"] for row in todo], vectors, truncated, embedder.model, spec
+    )
     table = (
         pa.concat_tables([reuse.select(fresh.column_names), fresh.cast(reuse.schema)])
         if len(reuse)

@@ -5,7 +5,6 @@ from pathlib import Path
 
 import dagster as dg
 import numpy as np
-import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
@@ -14,10 +13,11 @@ from deita_assets.core.alpagasus import parse_rating
 from deita_assets.core.selection import score_order
 from deita_assets.resources.embedder import EmbedderResource
 from deita_assets.resources.llm import LLMResource
-from deita_assets.resources.store import DuckDBStore, insert_rows
+from deita_assets.resources.store import DuckDBStore
 from deita_assets_tests.assets.test_embeddings import ingest_alpaca
 from deita_assets_tests.core.selection_oracle import sequential_repr_filter
 from deita_assets_tests.llm_test_server import LLMTestServer
+from deita_assets_tests.selection_data import write_selection_inputs
 
 SPEC = EmbedderResource().spec()
 N = 60
@@ -47,45 +47,10 @@ def pool(shared_data, deita_home, store: DuckDBStore, instance):
     vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
     evol = np.round(rng.uniform(1, 10, N), 0)  # ties on purpose
     shards, ids = [r[0] for r in rows], [r[1] for r in rows]
-    with store.get_connection() as conn:
-        insert_rows(
-            conn,
-            "pool_embeddings",
-            pa.table(
-                {
-                    "shard": shards,
-                    "row_id": ids,
-                    "model": [EmbedderResource().model] * N,
-                    "spec": [SPEC] * N,
-                    "dim": pa.array([16] * N, pa.int32()),
-                    "truncated": [False] * N,
-                    "embedding": pa.array(vectors.tolist(), pa.list_(pa.float32())),
-                }
-            ),
-        )
-        insert_rows(
-            conn,
-            "pool_scores",
-            pa.table(
-                {
-                    "shard": shards,
-                    "row_id": ids,
-                    "complexity": [[float(e), 1.0] for e in evol],
-                    "quality": [[1.0, float(10 - e)] for e in evol],
-                    "evol_score": evol,
-                    "status": ["ok"] * N,
-                    "scorer": ["test"] * N,
-                }
-            ),
-        )
-        held = [ids[0], ids[5]]
-        insert_rows(
-            conn,
-            "eval_holdout",
-            pa.table(
-                {"row_id": held, "benchmark": ["test"] * 2, "prompt": ["p"] * 2, "reference": [None, None]}
-            ),
-        )
+    held = [ids[0], ids[5]]
+    write_selection_inputs(
+        store, shards, ids, vectors, evol, model=EmbedderResource().model, spec=SPEC, held_out=held
+    )
     return {"keys": keys, "ids": ids, "vectors": vectors, "evol": evol, "held": set(held)}
 
 

@@ -1,0 +1,45 @@
+"""Test data for selection: pool_embeddings and pool_scores rows written straight into the store."""
+
+import numpy as np
+import pyarrow as pa
+
+from deita_assets.assets.embeddings import embedding_rows
+from deita_assets.resources.store import DuckDBStore, insert_rows
+
+
+def write_selection_inputs(
+    store: DuckDBStore,
+    shards: list[str],
+    ids: list[str],
+    vectors: np.ndarray,
+    evol: np.ndarray,
+    *,
+    model: str,
+    spec: str,
+    held_out: list[str] = (),
+) -> None:
+    """Embeddings, scores (complexity [evol, 1], quality [1, 10 - evol]) and held-out ids."""
+    n = len(ids)
+    with store.get_connection() as conn:
+        insert_rows(
+            conn, "pool_embeddings", embedding_rows(shards, ids, vectors, np.zeros(n, bool), model, spec)
+        )
+        scores = pa.table(
+            {
+                "shard": shards,
+                "row_id": ids,
+                "complexity": [[float(e), 1.0] for e in evol],
+                "quality": [[1.0, float(10 - e)] for e in evol],
+                "evol_score": np.asarray(evol, dtype=np.float64),
+                "status": ["ok"] * n,
+                "scorer": ["test"] * n,
+            }
+        )
+        insert_rows(conn, "pool_scores", scores)
+        if held_out:
+            holdout = {
+                "row_id": list(held_out),
+                "benchmark": ["test"] * len(held_out),
+                "prompt": ["p"] * len(held_out),
+            }
+            insert_rows(conn, "eval_holdout", pa.table(holdout))
