@@ -14,12 +14,14 @@ import hashlib
 import json
 import math
 import time
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
+
+from deita_assets.core.reward import length_batches
 
 if TYPE_CHECKING:
     import torch
@@ -284,13 +286,6 @@ def last_token_logits(model: PreTrainedModel, batch: Sequence[Sequence[int]], pa
         return logits[torch.arange(len(batch)), last]
 
 
-def length_sorted_batches(lengths: Sequence[int], batch_size: int) -> Iterator[list[int]]:
-    """Row indices in batches of similar length (longest first, so memory peaks show up early)."""
-    order = sorted(range(len(lengths)), key=lambda i: (-lengths[i], i))
-    for start in range(0, len(order), batch_size):
-        yield order[start : start + batch_size]
-
-
 class LMScorer:
     """A causal LM scorer: one forward pass per batch, digit-logit expectation per row."""
 
@@ -319,7 +314,7 @@ class LMScorer:
         out = np.empty((len(encoded), len(DIGITS)), dtype=np.float32)
         digit_index = torch.tensor(self.tokenized.digit_ids, dtype=torch.long)
         with torch.inference_mode():
-            for batch in length_sorted_batches([len(e) for e in encoded], batch_size or self.batch_size):
+            for batch in length_batches([len(e) for e in encoded], batch_size or self.batch_size):
                 logits = last_token_logits(self.model, [encoded[i] for i in batch], self.pad_id)
                 out[batch] = logits.index_select(1, digit_index).float().numpy()
         return out
@@ -388,6 +383,60 @@ def score_from_top_logprobs(top: Mapping[str, float], missing_policy: str = "fai
     if missing_policy == "fail":
         return LogprobScore(None, low, high, "failed", reason)
     return LogprobScore(score, low, high, "bounded", reason)
+
+
+class LogprobScorer:
+    """The same template behind any OpenAI-compatible server that returns `top_logprobs`.
+
+    The prompt is sent as one user message (chat protocol); the first generated token's top-k
+    alternatives give the digit probabilities. `chat_many` is the LLM layer's batched, cached call.
+    """
+
+    def __init__(
+        self,
+        chat_many: Callable[[Sequence[Any]], Sequence[Any]],
+        template: ScoreTemplate,
+        top_logprobs: int = 20,
+        missing_policy: str = "fail",
+    ) -> None:
+        self.chat_many, self.template = chat_many, template
+        self.top_logprobs, self.missing_policy = top_logprobs, missing_policy
+
+    def request(self, values: Sequence[str]) -> Any:
+        from deita_assets.core.llm import ChatRequest
+
+        return ChatRequest(
+            messages=({"role": "user", "content": self.template.render(values)},),
+            template_version=f"{TEMPLATE_VERSION}:{template_fingerprint(self.template)}",
+            temperature=0.0,
+            max_tokens=1,
+            top_logprobs=self.top_logprobs,
+        )
+
+    def score(self, rows: Sequence[Sequence[str]]) -> ScoreBatch:
+        start = time.perf_counter()
+        results = self.chat_many([self.request(row) for row in rows]) if rows else []
+        scores = np.full(len(rows), np.nan)
+        reasons: list[str | None] = []
+        statuses: dict[str, int] = {}
+        for i, result in enumerate(results):
+            if not result.ok:
+                outcome = LogprobScore(
+                    None, None, None, "failed", f"{result.error_kind}: {result.error_detail}"
+                )
+            elif not result.top_logprobs:
+                outcome = LogprobScore(None, None, None, "failed", "server returned no logprobs")
+            else:
+                top: dict[str, float] = {}
+                for token, logprob in result.top_logprobs[0]["top"]:
+                    top[token] = max(logprob, top.get(token, -math.inf))
+                outcome = score_from_top_logprobs(top, self.missing_policy)
+            statuses[outcome.status] = statuses.get(outcome.status, 0) + 1
+            if outcome.score is not None:
+                scores[i] = outcome.score
+            reasons.append(None if outcome.status != "failed" else outcome.reason)
+        extra = {f"logprob_{k}": v for k, v in statuses.items()}
+        return ScoreBatch(scores, reasons, [False] * len(rows), time.perf_counter() - start, extra)
 
 
 # --------------------------------------------------------------------------- training

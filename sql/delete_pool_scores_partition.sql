@@ -1,0 +1,1 @@
+DELETE FROM pool_scores WHERE shard = ?;

@@ -1,0 +1,1 @@
+DELETE FROM scorer_eval WHERE dimension = ?;

@@ -1,0 +1,3 @@
+SELECT DISTINCT input_fingerprint
+FROM pool_scores
+WHERE shard = ?;
