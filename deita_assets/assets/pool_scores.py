@@ -81,15 +81,16 @@ def scorer_specs(store: DuckDBStore, scorers: ScorersResource, embedder: Embedde
             raise dg.Failure(
                 f"embedding heads for {stale} were fit on another embedder than {embedder.spec()}"
             )
-    return {
-        d: {
-            **found[d],
-            "template": sc.template_fingerprint(scorers.template(d)),
-            "max_length": scorers.max_length,
-            "dtype": scorers.dtype,
-        }
+    changed = [
+        d
         for d in DIMENSIONS
-    }
+        if found[d]["template_fingerprint"] != sc.template_fingerprint(scorers.template(d))
+    ]
+    if changed:
+        raise dg.Failure(f"the {changed} template changed since scorer_model ran: re-materialize it")
+    lm_settings = {"max_length": scorers.max_length, "dtype": scorers.dtype} if kind == "lm" else {}
+    keys = ("scorer_kind", "model_path", "model_hash", "embedder", "template_fingerprint")
+    return {d: {"kind": kind, **{k: found[d][k] for k in keys}, **lm_settings} for d in DIMENSIONS}
 
 
 def build_scorer(dim: str, spec: dict, scorers: ScorersResource, embedder: EmbedderResource, session: Any):

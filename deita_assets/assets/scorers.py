@@ -43,6 +43,30 @@ TRADE_OFF = (
 )
 
 
+_EVAL_SCHEMA = pa.schema(
+    [
+        ("dimension", pa.string()),
+        ("scorer_kind", pa.string()),
+        ("model_path", pa.string()),
+        ("model_hash", pa.string()),
+        ("base_model", pa.string()),
+        ("trained", pa.bool_()),
+        ("template_fingerprint", pa.string()),
+        ("embedder", pa.string()),
+        ("dev_spearman", pa.float64()),
+        ("dev_accuracy", pa.float64()),
+        ("dev_mae", pa.float64()),
+        ("rows_per_second", pa.float64()),
+        ("n_train", pa.int32()),
+        ("n_dev", pa.int32()),
+        ("n_dev_failed", pa.int32()),
+        ("train_steps", pa.int32()),
+        ("final_loss", pa.float64()),
+        ("train_seconds", pa.float64()),
+    ]
+)
+
+
 class ScorerTrainConfig(dg.Config):
     """Fine-tuning and evaluation settings; defaults train in minutes on 2 CPU cores."""
 
@@ -252,10 +276,19 @@ def scorer_model(
         evals.append(head_eval)
         rows.append(
             _eval_row(
-                dim, "embedding_head", head_path, head_digest, head_eval, embedder=embedder.spec(), **common
+                dim,
+                "embedding_head",
+                head_path,
+                head_digest,
+                head_eval,
+                embedder=embedder.spec(),
+                trained=True,
+                **common,
             )
         )
-    store.replace_partition("scorer_eval", "delete_scorer_eval_partition", [dim], pa.Table.from_pylist(rows))
+    store.replace_partition(
+        "scorer_eval", "delete_scorer_eval_partition", [dim], pa.Table.from_pylist(rows, schema=_EVAL_SCHEMA)
+    )
     low = [e for e in evals if e["spearman"] is None or e["spearman"] < config.dev_spearman_floor]
     check = dg.AssetCheckResult(
         check_name=SPEARMAN_CHECK,
