@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from deita_assets.core.reward import length_batches
+from deita_assets.core.reward import RewardBatch, length_batches
 
 if TYPE_CHECKING:
     import torch
@@ -223,18 +223,10 @@ def expected_score(digit_logits: np.ndarray) -> np.ndarray:
 
 
 @dataclass
-class ScoreBatch:
-    """Scores for a list of rows: NaN where a row failed, with the reason beside it."""
+class ScoreBatch(RewardBatch):
+    """Scores for a list of rows (NaN where a row failed, with the reason beside it), plus counters."""
 
-    scores: np.ndarray
-    reasons: list[str | None]
-    truncated: list[bool]
-    seconds: float = 0.0
     extra: dict[str, Any] = field(default_factory=dict)
-
-    @property
-    def n_failed(self) -> int:
-        return sum(r is not None for r in self.reasons)
 
     @property
     def rows_per_second(self) -> float:

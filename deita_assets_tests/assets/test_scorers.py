@@ -127,7 +127,7 @@ def test_scorer_model_then_pool_scores(store: DuckDBStore, deita_home: Path, tin
         )
         assert result.success
         meta = result.asset_materializations_for_node("scorer_model")[0].metadata
-        assert meta["n_train"].value + meta["n_dev"].value == 10 * 6 - 8 - 1  # 8 with (seed+round) % 7 == 0 unparsed, 1 failed
+        assert meta["n_train"].value + meta["n_dev"].value == 10 * 6 - 8 - 1  # 8 unparsed, 1 failed
         assert "| lm |" in meta["dev_metrics"].value and "| embedding_head |" in meta["dev_metrics"].value
         assert "no LLM score (unparsed)" in meta["excluded_variants"].value
         assert "| step | loss | lr |" in meta["loss_curve"].value
@@ -165,7 +165,7 @@ def test_scorer_model_then_pool_scores(store: DuckDBStore, deita_home: Path, tin
             ).fetchall()
         }
     assert len(rows) == 6
-    status, reason, c, q, score, kind = rows[f"{shard}-2"]  # two turns
+    status, _, c, q, score, kind = rows[f"{shard}-2"]  # two turns
     assert status == "ok" and kind == "lm" and len(c) == len(q) == 2
     assert score == pytest.approx(c[0] * q[0] + c[1] * q[1])
     assert all(1 <= v <= 6 for v in c + q)
