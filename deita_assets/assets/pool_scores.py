@@ -243,6 +243,7 @@ def pool_scores(
         "failure_reasons": dg.MetadataValue.md(counts_table(reasons, "reason")),
         "scorer_kind": kind,
         "scorer": label,
+        "inference_dtype": str(sc.pick_inference_dtype(scorers.dtype)) if kind == "lm" else None,
         "aggregate": scorers.aggregate,
         "rows_per_second": len(out) / seconds if seconds > 0 else None,
         "turns_per_second": stats["turns"] / seconds if seconds > 0 else None,

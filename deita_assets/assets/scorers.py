@@ -114,8 +114,8 @@ def _replace_dir(tmp: Path, final: Path) -> None:
 
 def _train_lm(
     dim: str, scorers: ScorersResource, config: ScorerTrainConfig, train: list[dict], log: Any
-) -> tuple[str, str, list[dict[str, float]], float]:
-    """Fine-tune `base_model` on the train rows; returns (path, hash, loss curve, seconds)."""
+) -> tuple[str, str, list[dict[str, float]], float, int]:
+    """Fine-tune `base_model` on the train rows; returns (path, hash, loss curve, seconds, truncated)."""
     offline_by_default()
     start = time.perf_counter()
     model, tokenizer = load_causal_lm(scorers.base_model)
@@ -133,7 +133,7 @@ def _train_lm(
         if point["step"] % 10 == 1:
             log.info(f"{dim} step {point['step']}: loss {point['loss']:.4f}")
 
-    curve = sc.train_lm_scorer(
+    curve, n_truncated = sc.train_lm_scorer(
         model,
         tokenizer,
         scorers.template(dim),
@@ -153,10 +153,11 @@ def _train_lm(
         "train_config": train_config.__dict__,
         "n_train": len(train),
         "loss_curve": curve,
+        "train_rows_truncated": n_truncated,
     }
     sc.save_lm_scorer(model, tokenizer, tmp, info)
     _replace_dir(tmp, final)
-    return str(final), sc.directory_hash(final), curve, time.perf_counter() - start
+    return str(final), sc.directory_hash(final), curve, time.perf_counter() - start, n_truncated
 
 
 def _evaluate(kind: str, scorer: Any, dev: list[dict]) -> dict[str, Any]:
@@ -244,12 +245,14 @@ def scorer_model(
         )
     pretrained = scorers.pretrained(dim)
     curve: list[dict[str, float]] = []
-    train_seconds = 0.0
+    train_seconds, train_truncated = 0.0, 0
     if pretrained:
         path, digest, kind = pretrained, f"pretrained:{pretrained}", "pretrained"
         context.log.info(f"{dim}: using {pretrained}, no training")
     else:
-        path, digest, curve, train_seconds = _train_lm(dim, scorers, config, train, context.log)
+        path, digest, curve, train_seconds, train_truncated = _train_lm(
+            dim, scorers, config, train, context.log
+        )
         kind = "lm"
     lm_eval = _evaluate(kind, scorers.lm_scorer(path, digest, dim), dev)
     common = {"n_train": len(train), "template_fingerprint": sc.template_fingerprint(scorers.template(dim))}
@@ -321,6 +324,8 @@ def scorer_model(
         "model_hash": digest,
         "trained": not pretrained,
         "train_seconds": train_seconds,
+        "train_rows_truncated": train_truncated,
+        "inference_dtype": str(sc.pick_inference_dtype(scorers.dtype)),
         "scorer_kinds_trade_off": TRADE_OFF,
         "ridge_alpha_mse": dg.MetadataValue.json({str(k): v for k, v in alpha_errors.items()}),
     }

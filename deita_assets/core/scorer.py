@@ -461,8 +461,8 @@ def train_lm_scorer(
     targets: Sequence[float],
     config: TrainConfig,
     on_step: Callable[[dict[str, float]], None] | None = None,
-) -> list[dict[str, float]]:
-    """Causal-LM fine-tune with the loss on the score token only; returns the loss curve.
+) -> tuple[list[dict[str, float]], int]:
+    """Causal-LM fine-tune with the loss on the score token only; returns (loss curve, rows truncated).
 
     The loss is next-token cross-entropy over the whole vocabulary at the position after the
     marker — the same as appending the digit and masking every other label, without paying for
@@ -474,7 +474,9 @@ def train_lm_scorer(
         raise ValueError("training needs the same, non-zero number of rows and targets")
     torch.manual_seed(config.seed)
     tokenized = tokenize_template(template, tokenizer)
-    encoded, _ = encode_rows(tokenized, tokenizer, rows, model_context(model, tokenizer, config.max_length))
+    encoded, truncated = encode_rows(
+        tokenized, tokenizer, rows, model_context(model, tokenizer, config.max_length)
+    )
     labels = torch.tensor([tokenized.digit_ids[score_to_digit(t) - 1] for t in targets])
     pad = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else tokenizer.eos_token_id
     steps_per_epoch = math.ceil(len(rows) / config.batch_size)
@@ -511,7 +513,7 @@ def train_lm_scorer(
                 on_step(point)
             step += 1
     model.eval()
-    return curve
+    return curve, sum(truncated)
 
 
 def split_by_seed(seed_ids: Sequence[int], dev_fraction: float, salt: str = "scorer-dev") -> set[int]:

@@ -227,8 +227,8 @@ def test_training_learns_the_score_token_and_round_trips(bpe, tmp_path):
     rows = [("hello " * (d * 2),) for d in range(1, 7) for _ in range(4)]
     targets = [float(d) for d in range(1, 7) for _ in range(4)]
     config = sc.TrainConfig(epochs=10, learning_rate=1e-2, batch_size=12, warmup_ratio=0.05, max_length=128)
-    curve = sc.train_lm_scorer(model, bpe, sc.COMPLEXITY_TEMPLATE, rows, targets, config)
-    assert len(curve) == 20 and curve[-1]["step"] == 20
+    curve, n_truncated = sc.train_lm_scorer(model, bpe, sc.COMPLEXITY_TEMPLATE, rows, targets, config)
+    assert len(curve) == 20 and curve[-1]["step"] == 20 and n_truncated == 0
     assert np.mean([p["loss"] for p in curve[-5:]]) < 0.5 * np.mean([p["loss"] for p in curve[:5]])
     scores = sc.LMScorer(model, bpe, sc.COMPLEXITY_TEMPLATE, 128).score(rows).scores
     assert sc.dev_metrics(scores, np.array(targets))["spearman"] > 0.8
