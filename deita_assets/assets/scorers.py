@@ -201,6 +201,7 @@ def _eval_row(dim: str, kind: str, path: str, digest: str, ev: dict, **extra: An
         "rows_per_second": ev["rows_per_second"],
         "n_dev": ev["n"] + ev["n_failed"],
         "n_dev_failed": ev["n_failed"],
+        "trained": True,
         **extra,
     }
 
@@ -210,6 +211,55 @@ def _loss_table(curve: list[dict[str, float]], points: int = 12) -> str:
         return "_(no training: pretrained scorer)_"
     picks = sorted({round(i) for i in np.linspace(0, len(curve) - 1, min(points, len(curve)))})
     return markdown_table([{k: curve[i][k] for k in ("step", "loss", "lr")} for i in picks])
+
+
+def _lm_kind(
+    dim: str, scorers: ScorersResource, config: ScorerTrainConfig, train: list, dev: list, log: Any
+) -> dict[str, Any]:
+    """Train (or take the configured released/local) LM scorer, then evaluate it reloaded from disk."""
+    pretrained = scorers.pretrained(dim)
+    curve: list[dict[str, float]] = []
+    seconds, truncated = 0.0, 0
+    if pretrained:
+        path, digest, kind = pretrained, f"pretrained:{pretrained}", "pretrained"
+        log.info(f"{dim}: using {pretrained}, no training")
+    else:
+        path, digest, curve, seconds, truncated = _train_lm(dim, scorers, config, train, log)
+        kind = "lm"
+    ev = _evaluate(kind, scorers.lm_scorer(path, digest, dim), dev)
+    row = _eval_row(
+        dim,
+        kind,
+        path,
+        digest,
+        ev,
+        base_model=pretrained or scorers.base_model,
+        trained=not pretrained,
+        train_steps=len(curve),
+        final_loss=curve[-1]["loss"] if curve else None,
+        train_seconds=seconds,
+    )
+    metadata = {
+        "model_path": path,
+        "model_hash": digest,
+        "trained": not pretrained,
+        "train_seconds": seconds,
+        "train_rows_truncated": truncated,
+        "loss_curve": dg.MetadataValue.md(_loss_table(curve)),
+    }
+    return {"row": row, "eval": ev, "metadata": metadata}
+
+
+def _eval_metadata(evals: list[dict[str, Any]]) -> dict[str, Any]:
+    """Both kinds side by side (dev Spearman, accuracy, rows/s) and one calibration table each."""
+    columns = ("kind", "spearman", "accuracy", "mae", "rows_per_second", "n", "n_failed", "truncated")
+    out: dict[str, Any] = {
+        "dev_metrics": dg.MetadataValue.md(markdown_table([{k: e[k] for k in columns} for e in evals])),
+        "scorer_kinds_trade_off": TRADE_OFF,
+    }
+    for e in evals:
+        out[f"calibration_{e['kind']}"] = dg.MetadataValue.md(markdown_table(e["calibration"]))
+    return out
 
 
 @dg.asset(
@@ -243,55 +293,19 @@ def scorer_model(
             f"{dim}: {len(usable)} usable LLM-scored variants from {len({r['seed_id'] for r in usable})} "
             f"seeds — need at least two seeds to train and evaluate; excluded: {dict(excluded)}"
         )
-    pretrained = scorers.pretrained(dim)
-    curve: list[dict[str, float]] = []
-    train_seconds, train_truncated = 0.0, 0
-    if pretrained:
-        path, digest, kind = pretrained, f"pretrained:{pretrained}", "pretrained"
-        context.log.info(f"{dim}: using {pretrained}, no training")
-    else:
-        path, digest, curve, train_seconds, train_truncated = _train_lm(
-            dim, scorers, config, train, context.log
-        )
-        kind = "lm"
-    lm_eval = _evaluate(kind, scorers.lm_scorer(path, digest, dim), dev)
-    common = {"n_train": len(train), "template_fingerprint": sc.template_fingerprint(scorers.template(dim))}
-    rows = [
-        _eval_row(
-            dim,
-            kind,
-            path,
-            digest,
-            lm_eval,
-            base_model=pretrained or scorers.base_model,
-            trained=not pretrained,
-            train_steps=len(curve),
-            final_loss=curve[-1]["loss"] if curve else None,
-            train_seconds=train_seconds,
-            **common,
-        )
-    ]
-    evals = [lm_eval]
+    lm = _lm_kind(dim, scorers, config, train, dev, context.log)
+    rows, evals = [lm["row"]], [lm["eval"]]
     alpha_errors: dict[float, float] = {}
     if config.train_embedding_head:
         head_path, head_digest, head_scorer, alpha_errors = _fit_head(dim, embedder, train, dev)
-        head_eval = _evaluate("embedding_head", head_scorer, dev)
-        evals.append(head_eval)
+        evals.append(_evaluate("embedding_head", head_scorer, dev))
         rows.append(
-            _eval_row(
-                dim,
-                "embedding_head",
-                head_path,
-                head_digest,
-                head_eval,
-                embedder=embedder.spec(),
-                trained=True,
-                **common,
-            )
+            _eval_row(dim, "embedding_head", head_path, head_digest, evals[-1], embedder=embedder.spec())
         )
-    store.replace_partition(
-        "scorer_eval", "delete_scorer_eval_partition", [dim], pa.Table.from_pylist(rows, schema=_EVAL_SCHEMA)
-    )
+    for row in rows:
+        row.update(n_train=len(train), template_fingerprint=sc.template_fingerprint(scorers.template(dim)))
+    table = pa.Table.from_pylist(rows, schema=_EVAL_SCHEMA)
+    store.replace_partition("scorer_eval", "delete_scorer_eval_partition", [dim], table)
     low = [e for e in evals if e["spearman"] is None or e["spearman"] < config.dev_spearman_floor]
     check = dg.AssetCheckResult(
         check_name=SPEARMAN_CHECK,
@@ -302,17 +316,8 @@ def scorer_model(
             **{f"{e['kind']}_spearman": e["spearman"] for e in evals},
         },
     )
-    side_by_side = [
-        {
-            k: e[k]
-            for k in ("kind", "spearman", "accuracy", "mae", "rows_per_second", "n", "n_failed", "truncated")
-        }
-        for e in evals
-    ]
-    metadata: dict[str, Any] = {
+    metadata = {
         "dagster/row_count": len(rows),
-        "dev_metrics": dg.MetadataValue.md(markdown_table(side_by_side)),
-        "loss_curve": dg.MetadataValue.md(_loss_table(curve)),
         "n_train": len(train),
         "n_dev": len(dev),
         "train_seeds": len({r["seed_id"] for r in train}),
@@ -320,17 +325,11 @@ def scorer_model(
         "excluded_variants": dg.MetadataValue.md(
             markdown_table([{"reason": k, "rows": v} for k, v in excluded.items()])
         ),
-        "model_path": path,
-        "model_hash": digest,
-        "trained": not pretrained,
-        "train_seconds": train_seconds,
-        "train_rows_truncated": train_truncated,
         "inference_dtype": str(sc.pick_inference_dtype(scorers.dtype)),
-        "scorer_kinds_trade_off": TRADE_OFF,
         "ridge_alpha_mse": dg.MetadataValue.json({str(k): v for k, v in alpha_errors.items()}),
+        **lm["metadata"],
+        **_eval_metadata(evals),
     }
-    for e in evals:
-        metadata[f"calibration_{e['kind']}"] = dg.MetadataValue.md(markdown_table(e["calibration"]))
     version = "|".join(f"{r['scorer_kind']}={r['model_hash']}" for r in rows)
     return dg.MaterializeResult(
         metadata=metadata, check_results=[check], data_version=dg.DataVersion(version)
