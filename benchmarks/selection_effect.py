@@ -31,6 +31,7 @@ from typing import Any
 
 import dagster as dg
 import pyarrow as pa
+import pyarrow.compute  # selected_subset uses pa.compute without importing it
 
 from deita_assets.assets.evaluation import (
     base_model_evaluation,
@@ -141,9 +142,7 @@ def prepare(
 ) -> None:
     """Demo pool, eval_holdout and the base model's evaluation: done once, shared by every seed."""
     pool = build_demo_pool(store, args.data, home / "inbox", args.pool_size, seed=0)
-    print(
-        f"pool: {pool['ingested_rows']} rows ingested from {pool['shards']} shards"
-    )
+    print(f"pool: {pool['ingested_rows']} rows ingested from {pool['shards']} shards")
     print(f"demo pool {pool['demo_rows']} rows: {pool['sources']}")
     holdout = dg.materialize([eval_holdout], resources=resources)
     held = holdout.asset_materializations_for_node("eval_holdout")[0].metadata
