@@ -74,8 +74,11 @@ def plot_comparison(rows: Sequence[Mapping[str, Any]], path: Path) -> Path:
     left.set_ylabel("reference-answer NLL − base (nats/token)")
     left.set_title("Likelihood of reference answers (lower is better)")
     left.legend()
-    grades = [r.get("mt_bench_judge_score") or 0.0 for r in rows]
-    right.bar(range(len(rows)), grades, color="tab:green")
+    grades = [r.get("mt_bench_judge_score") for r in rows]
+    right.bar(range(len(rows)), [g or 0.0 for g in grades], color="tab:green")
+    for i, grade in enumerate(grades):
+        if grade is None:  # not judged (or every verdict failed): say so instead of drawing a zero
+            right.text(i, 0.3, "not judged", ha="center", rotation=90, fontsize=8)
     right.set_xticks(range(len(rows)), names, rotation=30, ha="right")
     right.set_ylim(0, 10)
     right.set_ylabel("judge grade (1–10)")
