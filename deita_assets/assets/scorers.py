@@ -78,6 +78,9 @@ class ScorerTrainConfig(dg.Config):
     warmup_ratio: float = Field(default=0.1, ge=0.0, le=1.0)
     dev_fraction: float = Field(default=0.2, gt=0.0, lt=1.0, description="Share of SEEDS held out.")
     seed: int = 0
+    bf16_autocast: bool = Field(
+        default=True, description="bfloat16 matmuls (fp32 weights) when the CPU supports bf16; ~1.6x here."
+    )
     train_embedding_head: bool = Field(default=True, description="Also fit the embedding-head kind.")
     dev_spearman_floor: float = Field(default=0.3, description="WARN when a scorer's dev Spearman is below.")
 
@@ -127,6 +130,7 @@ def _train_lm(
         max_length=config.train_max_length,
         max_steps=config.max_steps,
         seed=config.seed,
+        bf16_autocast=config.bf16_autocast,
     )
 
     def on_step(point: dict[str, float]) -> None:

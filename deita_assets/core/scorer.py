@@ -446,6 +446,7 @@ class TrainConfig:
     max_length: int = 512
     max_steps: int | None = None
     seed: int = 0
+    bf16_autocast: bool = True  # matmuls in bfloat16 (fp32 master weights) when the CPU supports it
 
 
 def score_to_digit(score: float) -> int:
@@ -493,6 +494,7 @@ def train_lm_scorer(
     )
     schedule = torch.optim.lr_scheduler.LambdaLR(optimizer, lr_factor)
     generator = torch.Generator().manual_seed(config.seed)
+    autocast = config.bf16_autocast and pick_inference_dtype("auto") == torch.bfloat16
     model.train()
     curve: list[dict[str, float]] = []
     step = 0
@@ -500,7 +502,8 @@ def train_lm_scorer(
         for batch in torch.randperm(len(rows), generator=generator).split(config.batch_size):
             if step >= total:
                 break
-            logits = last_token_logits(model, [encoded[i] for i in batch.tolist()], int(pad))
+            with torch.autocast("cpu", dtype=torch.bfloat16, enabled=autocast):
+                logits = last_token_logits(model, [encoded[i] for i in batch.tolist()], int(pad))
             loss = torch.nn.functional.cross_entropy(logits.float(), labels[batch])
             optimizer.zero_grad()
             loss.backward()
