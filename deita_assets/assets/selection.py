@@ -186,13 +186,13 @@ def _alpagasus_walk(
         values = [alpagasus.parse_rating(r.text) if r.ok else None for r in replies]
         failed = [r for r, v in zip(replies, values, strict=True) if v is None]
         ratings[row_id] = None if failed or not values else float(np.mean(values))
-        details[row_id] = (
-            None
-            if not failed
-            else (failed[0].error_kind or "unparseable")
-            + ": "
-            + (failed[0].error_detail or failed[0].text or "")[:500]
-        )
+        if not values:
+            details[row_id] = "no (instruction, response) pair to rate"
+        elif failed:
+            why = failed[0].error_detail or failed[0].text or ""
+            details[row_id] = f"{failed[0].error_kind or 'unparseable'}: {why[:500]}"
+        else:
+            details[row_id] = None
     context.log.info(f"alpagasus: {sum(v is not None for v in ratings.values())}/{len(chosen)} rated")
     walk = alpagasus_choice(ratings, details, budget)
     walk.extra.update(usage)
