@@ -15,6 +15,7 @@ import dagster as dg
 import numpy as np
 import pyarrow as pa
 
+from deita_assets.automation import PER_SHARD
 from deita_assets.core.embedding import embedding_text
 from deita_assets.partitions import pool_shard
 from deita_assets.resources.embedder import EmbedderResource
@@ -61,6 +62,7 @@ def data_version(spec: str, row_ids: list[str]) -> str:
     group_name="selection",
     kinds={"duckdb", "pytorch"},
     code_version=EMBEDDING_CODE_VERSION,
+    automation_condition=PER_SHARD,
 )
 def pool_embeddings(
     context: dg.AssetExecutionContext, store: DuckDBStore, embedder: EmbedderResource

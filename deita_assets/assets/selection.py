@@ -23,6 +23,7 @@ from typing import Any, Literal
 import dagster as dg
 import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 from pydantic import Field
 
 from deita_assets.core import alpagasus
@@ -116,7 +117,7 @@ def _top_walk(
 
 
 def _score_walk(pool: pa.Table, column: str, budget: int) -> Walk:
-    scored = pool.filter(pa.compute.fill_null(pool.column("scored"), False))
+    scored = pool.filter(pc.fill_null(pool.column("scored"), False))
     ids = scored.column("row_id").to_pylist()
     scores = np.asarray(scored.column(column).to_numpy(zero_copy_only=False), dtype=np.float64)
     return _top_walk(ids, scores, top_by_score(scores, ids, budget), budget, len(ids))
@@ -291,7 +292,7 @@ def selection_rows(strategy_key: str, walk: Walk) -> pa.Table:
 
 def _histograms(pool: pa.Table, walk: Walk, label: str) -> str:
     """Selected vs pool, same bins, for the evol score and (if different) the strategy's own score."""
-    scored = pool.filter(pa.compute.fill_null(pool.column("scored"), False))
+    scored = pool.filter(pc.fill_null(pool.column("scored"), False))
     evol = dict(
         zip(scored.column("row_id").to_pylist(), scored.column("evol_score").to_pylist(), strict=True)
     )
@@ -463,6 +464,7 @@ def _tau_sweep(store: DuckDBStore, strategy_key: str, spec: str, config: Selecti
     deps=[
         dg.AssetDep("raw_pool", partition_mapping=dg.AllPartitionMapping()),
         dg.AssetDep("pool_embeddings", partition_mapping=dg.AllPartitionMapping()),
+        dg.AssetDep("pool_scores", partition_mapping=dg.AllPartitionMapping()),
         "eval_holdout",
     ],
     check_specs=[
