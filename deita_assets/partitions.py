@@ -12,5 +12,6 @@ STRATEGIES = [
     "quality_only",
     "diversity_only",
     "alpagasus",
+    "mods",
 ]
 strategy = dg.StaticPartitionsDefinition(STRATEGIES)

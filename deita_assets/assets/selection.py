@@ -242,6 +242,34 @@ def _replay_alpagasus(walk: Walk, budget: int) -> Walk:
     return alpagasus_choice(ratings, dict(zip(walk.row_ids, walk.details, strict=True)), budget)
 
 
+def _mods_walk(store: DuckDBStore, budget: int) -> Walk:
+    """MoDS's own result from mods_necessity (seed then augmented, in k-center order; every rewarded row
+    explained), cut at m so strategies compare at equal budget: a k-center prefix is itself a valid
+    k-center run, so the cut drops the least-covering picks. MoDS's set size is K + k (mods assets)."""
+    rows = store.fetch_arrow("select_mods_selection").to_pylist()
+    if not rows:
+        raise dg.Failure("mods_selection is empty: materialize mods_necessity first")
+    kept_before = sum(r["kept"] for r in rows)
+    kept, rank = [], 0
+    for r in rows:
+        kept.append(bool(r["kept"]) and rank < budget)
+        rank += int(r["kept"])
+    return Walk(
+        row_ids=[r["row_id"] for r in rows],
+        scores=[r["score"] for r in rows],
+        kept=kept,
+        reasons=[
+            r["reason"] if k or not r["kept"] else "over_budget" for r, k in zip(rows, kept, strict=True)
+        ],
+        nearest_ids=[r["nearest_row_id"] for r in rows],
+        nearest_sims=[r["nearest_sim"] for r in rows],
+        details=[r["detail"] for r in rows],
+        eligible=len(rows),
+        exhausted=kept_before <= budget,
+        extra={"mods_selected_before_budget": kept_before},
+    )
+
+
 def compute_walk(
     context: dg.AssetExecutionContext,
     strategy_key: str,
@@ -265,6 +293,8 @@ def compute_walk(
         return _top_walk(ids, lengths, top_by_score(lengths, ids, budget), budget, len(ids))
     if strategy_key == "alpagasus":
         return _alpagasus_walk(context, store, llm, pool, config, budget)
+    if strategy_key == "mods":
+        return _mods_walk(store, budget)
     raise dg.Failure(f"unknown strategy {strategy_key!r}")
 
 
@@ -466,6 +496,7 @@ def _tau_sweep(store: DuckDBStore, strategy_key: str, spec: str, config: Selecti
         dg.AssetDep("pool_embeddings", partition_mapping=dg.AllPartitionMapping()),
         dg.AssetDep("pool_scores", partition_mapping=dg.AllPartitionMapping()),
         "eval_holdout",
+        "mods_necessity",  # writes mods_selection, which the mods partition copies
     ],
     check_specs=[
         dg.AssetCheckSpec(name, asset="selected_subset", description=text) for name, text in CHECKS.items()
@@ -501,6 +532,7 @@ def selected_subset(
         "quality_only": "quality (Σ turns)",
         "longest_response": "response characters",
         "alpagasus": "LLM rating",
+        "mods": "reward",
     }.get(strategy_key, "evol score")
     n_kept = len(walk.kept_ids)
     metadata: dict[str, Any] = {

@@ -22,9 +22,11 @@ from deita_assets.assets.mods import (
     mods_selection_valid,
 )
 from deita_assets.assets.reward import reward_scores, reward_scores_consistent
+from deita_assets.assets.selection import selected_subset
 from deita_assets.core import mods
 from deita_assets.core.formats import normalize_record, row_id
 from deita_assets.resources.embedder import EmbedderResource
+from deita_assets.resources.llm import LLMResource
 from deita_assets.resources.reward import RewardResource
 from deita_assets.resources.store import DuckDBStore, insert_rows
 from deita_assets.resources.trainer import TrainerResource
@@ -139,3 +141,22 @@ def test_mods_pipeline_end_to_end(store: DuckDBStore, shared_data: Path, tmp_pat
     meta = result.asset_materializations_for_node("mods_necessity")[0].metadata
     assert meta["n_selected"].value == 7 and meta["demo_cap_max_instructions"].value == 5
     assert meta["prompts_truncated"].value == 0 and meta["n_answered"].value == 5
+
+    # selected_subset[mods] copies mods_selection into `selection`, cut at the budget m = 5.
+    result = dg.materialize(
+        [selected_subset],
+        partition_key="mods",
+        instance=instance,
+        resources={**resources, "llm": LLMResource()},
+        run_config={"ops": {"selected_subset": {"config": {"budget": 5, "export": False}}}},
+    )
+    assert result.success
+    checks = {c.check_name: c.passed for c in result.get_asset_check_evaluations()}
+    assert checks["budget_met_or_shortfall_stated"] and checks["deterministic_for_seed"]
+    with store.get_connection() as conn:
+        chosen = conn.execute(
+            "SELECT row_id, kept, reason FROM selection WHERE strategy = 'mods' ORDER BY examined_order"
+        ).fetchall()
+    assert [r[0] for r in chosen] == [s["row_id"] for s in selection]
+    assert [r[0] for r in chosen if r[1]] == kept[:5]
+    assert [r[2] for r in chosen][5:7] == ["over_budget", "over_budget"]
