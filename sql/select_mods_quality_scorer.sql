@@ -1,3 +1,5 @@
-SELECT model_path, model_hash FROM scorer_eval
-WHERE dimension = ? AND scorer_kind IN ('lm', 'pretrained')
-ORDER BY trained_at DESC LIMIT 1;
+SELECT model_path, model_hash, scorer_kind, template_fingerprint
+FROM scorer_eval
+WHERE dimension = ? AND list_contains(?, scorer_kind)
+ORDER BY trained_at DESC
+LIMIT 1;

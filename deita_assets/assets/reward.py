@@ -12,6 +12,7 @@ from deita_assets.core.report import counts_table, histogram_table
 from deita_assets.core.reward import row_reward
 from deita_assets.partitions import pool_shard
 from deita_assets.resources.reward import RewardResource
+from deita_assets.resources.scorers import ScorersResource
 from deita_assets.resources.store import DuckDBStore
 
 REWARD_SCHEMA = pa.schema(
@@ -32,11 +33,16 @@ REWARD_SCHEMA = pa.schema(
 
 @dg.asset(
     partitions_def=pool_shard,
-    deps=["raw_pool"],
+    deps=[
+        "raw_pool",
+        dg.AssetDep("scorer_model", partition_mapping=dg.SpecificPartitionsPartitionMapping(["quality"])),
+    ],
     group_name="mods",
     kinds={"duckdb", "pytorch"},
 )
-def reward_scores(context: dg.AssetExecutionContext, store: DuckDBStore, reward: RewardResource):
+def reward_scores(
+    context: dg.AssetExecutionContext, store: DuckDBStore, reward: RewardResource, scorers: ScorersResource
+) -> dg.MaterializeResult:
     """Reward of every (user, assistant) pair of the shard's rows, and the row's mean: MoDS step 1 input.
 
     The reward source (an HF reward model by name, or offline the trained DEITA quality scorer) is
@@ -45,7 +51,7 @@ def reward_scores(context: dg.AssetExecutionContext, store: DuckDBStore, reward:
     shard = context.partition_key
     pool = store.fetch_arrow("select_mods_pool_shard", [shard]).to_pylist()
     pairs_per_row = [instruction_response_pairs(row["turns"]) for row in pool]
-    source = reward.load(store)
+    source = reward.load(store, scorers)
     described = source.describe()
     flat = [pair for pairs in pairs_per_row for pair in pairs]
     batch = source.score(flat)

@@ -139,7 +139,7 @@ class QualityScorerReward:
     """
 
     def __init__(self, scorer: Any, model_path: str, model_hash: str | None) -> None:
-        self.scorer = scorer  # core.scorer.LMScorer built with QUALITY_TEMPLATE
+        self.scorer = scorer  # a core.scorer.LMScorer on the quality template
         self.model_path = model_path
         self.model_hash = model_hash
 
@@ -157,18 +157,6 @@ class QualityScorerReward:
         return RewardBatch(
             np.asarray(result.scores, dtype=np.float64), result.reasons, result.truncated, result.seconds
         )
-
-
-def load_quality_scorer_reward(
-    model_path: str, model_hash: str | None, max_length: int = 1024, batch_size: int = 16
-) -> QualityScorerReward:
-    """Load a trained quality scorer directory (scorer_model[quality]) as a reward source."""
-    from deita_assets.core.models import load_causal_lm
-    from deita_assets.core.scorer import QUALITY_TEMPLATE, LMScorer, pick_inference_dtype
-
-    model, tokenizer = load_causal_lm(model_path, dtype=pick_inference_dtype())
-    scorer = LMScorer(model, tokenizer, QUALITY_TEMPLATE, max_length=max_length, batch_size=batch_size)
-    return QualityScorerReward(scorer, model_path, model_hash)
 
 
 def row_reward(pair_scores: Sequence[float]) -> float:

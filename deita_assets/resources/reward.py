@@ -3,7 +3,9 @@
 `model` is either a hub id / local path of an HF sequence-classification reward model (MoDS used
 OpenAssistant/reward-model-deberta-v3-large-v2), or `deita:quality_scorer` — the offline default —
 meaning the newest trained quality scorer recorded in `scorer_eval` (scorer_model[quality]). The
-two have different scales (unbounded logit vs. [1, 6]); MoDS's α and β are set per scale.
+two have different scales (unbounded logit vs. [1, 6]); MoDS's α and β are set per scale. The
+quality scorer is loaded through the `scorers` resource (same template, dtype and cache as
+pool_scores), so reward_scores and pool_scores' quality read the same model the same way.
 """
 
 from __future__ import annotations
@@ -17,13 +19,16 @@ from pydantic import Field
 from deita_assets.core.models import offline_by_default
 from deita_assets.core.reward import (
     ORIGINAL_REWARD_MODEL,
+    QualityScorerReward,
     RewardSource,
-    load_quality_scorer_reward,
     load_sequence_classification_reward,
 )
+from deita_assets.core.scorer import template_fingerprint
+from deita_assets.resources.scorers import ScorersResource
 from deita_assets.resources.store import DuckDBStore
 
 QUALITY_SCORER = "deita:quality_scorer"
+LM_SCORER_KINDS = ("lm", "pretrained")  # scorer_eval kinds that are causal-LM scorers (scorer_model)
 _loaded: dict[tuple[Any, ...], RewardSource] = {}
 _lock = threading.Lock()
 
@@ -39,33 +44,36 @@ class RewardResource(dg.ConfigurableResource):
         ),
     )
     max_length: int = Field(
-        default=512, ge=16, description="Tokens read per pair; longer pairs are truncated."
+        default=512, ge=16, description="HF models: tokens read per pair (the quality scorer: `scorers`)."
     )
-    batch_size: int = Field(default=8, ge=1, description="Pairs per forward pass.")
+    batch_size: int = Field(default=8, ge=1, description="HF models: pairs per forward pass.")
     label_index: int = Field(default=0, ge=0, description="Which output logit is the reward (HF models).")
 
-    def load(self, store: DuckDBStore) -> RewardSource:
-        """The reward source; the quality scorer is looked up in `scorer_eval` (newest first)."""
+    def load(self, store: DuckDBStore, scorers: ScorersResource) -> RewardSource:
+        """The reward source. The quality scorer is the newest LM scorer in `scorer_eval`, loaded by
+        the `scorers` resource with the template it was trained on (refused if the template changed)."""
         offline_by_default()
         if self.model == QUALITY_SCORER:
-            found = store.fetch_arrow("select_mods_quality_scorer", ["quality"]).to_pylist()
-            if not found:
-                raise RuntimeError(
-                    "no trained quality scorer in scorer_eval: materialize scorer_model[quality] first, "
-                    "or set the reward resource's `model` to an HF reward model"
-                )
-            key: tuple[Any, ...] = (QUALITY_SCORER, found[0]["model_path"], found[0]["model_hash"])
-        else:
-            key = (self.model, self.label_index)
-        key += (self.max_length, self.batch_size)
+            return self._quality_scorer(store, scorers)
+        key = (self.model, self.label_index, self.max_length, self.batch_size)
         with _lock:
             if key not in _loaded:
-                if self.model == QUALITY_SCORER:
-                    _loaded[key] = load_quality_scorer_reward(
-                        key[1], key[2], max_length=self.max_length, batch_size=self.batch_size
-                    )
-                else:
-                    _loaded[key] = load_sequence_classification_reward(
-                        self.model, self.max_length, self.batch_size, self.label_index
-                    )
+                _loaded[key] = load_sequence_classification_reward(
+                    self.model, self.max_length, self.batch_size, self.label_index
+                )
             return _loaded[key]
+
+    def _quality_scorer(self, store: DuckDBStore, scorers: ScorersResource) -> QualityScorerReward:
+        found = store.fetch_arrow(
+            "select_mods_quality_scorer", ["quality", list(LM_SCORER_KINDS)]
+        ).to_pylist()
+        if not found:
+            raise RuntimeError(
+                "no trained quality scorer in scorer_eval: materialize scorer_model[quality] first, "
+                "or set the reward resource's `model` to an HF reward model"
+            )
+        row = found[0]
+        if row["template_fingerprint"] != template_fingerprint(scorers.template("quality")):
+            raise RuntimeError("the quality template changed since scorer_model ran: re-materialize it")
+        scorer = scorers.lm_scorer(row["model_path"], row["model_hash"], "quality")
+        return QualityScorerReward(scorer, row["model_path"], row["model_hash"])

@@ -28,6 +28,7 @@ from deita_assets.core.formats import normalize_record, row_id
 from deita_assets.resources.embedder import EmbedderResource
 from deita_assets.resources.llm import LLMResource
 from deita_assets.resources.reward import RewardResource
+from deita_assets.resources.scorers import ScorersResource
 from deita_assets.resources.store import DuckDBStore, insert_rows
 from deita_assets.resources.trainer import TrainerResource
 from deita_assets_tests.tiny_models import build_tiny_causal_lm, build_tiny_reward_model
@@ -71,6 +72,7 @@ def test_mods_pipeline_end_to_end(store: DuckDBStore, shared_data: Path, tmp_pat
         "store": store,
         "reward": RewardResource(model=str(build_tiny_reward_model(tmp_path / "rm", 128)), max_length=128),
         "embedder": EmbedderResource(),
+        "scorers": ScorersResource(),
     }
     for shard in SHARDS:
         result = dg.materialize(
