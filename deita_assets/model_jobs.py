@@ -8,6 +8,7 @@ small CPU. The assets also carry the tag (asset and op tags) so it shows in the 
 import dagster as dg
 
 from deita_assets.assets.evaluation import base_model_evaluation, model_evaluation
+from deita_assets.assets.mods import mods_necessity, mods_seed, mods_seed_model
 from deita_assets.assets.training import HEAVY, finetuned_model
 
 finetune_and_evaluate_job = dg.define_asset_job(
@@ -22,4 +23,10 @@ evaluate_base_model_job = dg.define_asset_job(
     tags=HEAVY,
     description="Evaluate the untuned base model: the reference row of the comparison.",
 )
-MODEL_JOBS = [finetune_and_evaluate_job, evaluate_base_model_job]
+mods_job = dg.define_asset_job(
+    "mods_seed_and_necessity",
+    selection=dg.AssetSelection.assets(mods_seed, mods_seed_model, mods_necessity),
+    tags=HEAVY,
+    description="MoDS after reward_scores: coverage seed, seed model fine-tune, necessity (one heavy run).",
+)
+MODEL_JOBS = [finetune_and_evaluate_job, evaluate_base_model_job, mods_job]

@@ -162,3 +162,13 @@ def test_mods_pipeline_end_to_end(store: DuckDBStore, shared_data: Path, tmp_pat
     assert [r[0] for r in chosen] == [s["row_id"] for s in selection]
     assert [r[0] for r in chosen if r[1]] == kept[:5]
     assert [r[2] for r in chosen][5:7] == ["over_budget", "over_budget"]
+
+
+def test_mods_job_is_one_heavy_run_of_the_chain() -> None:
+    """The UI's one-click MoDS run queues behind other heavy (training) runs."""
+    from deita_assets.definitions import defs
+
+    job = defs.resolve_job_def("mods_seed_and_necessity")
+    assert job.tags["deita/heavy"] == "true"
+    keys = {k.to_user_string() for k in job.asset_layer.executable_asset_keys}
+    assert keys == {"mods_seed", "mods_seed_model", "mods_necessity"}
