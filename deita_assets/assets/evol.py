@@ -153,7 +153,8 @@ def evolved_variants(
             ]
             results = session.chat_many(requests)
             for seed, request, result in zip(alive, requests, results, strict=True):
-                variant = evol.judge_evolution(round_, ops[seed["seed_id"]], current[seed["seed_id"]], result)
+                sid = seed["seed_id"]
+                variant = evol.judge_evolution(round_, ops[sid], current[sid], result, seed[field])
                 rows.append(_variant_row(dim, seed, variant, result, request.template_version))
                 if variant.status == evol.FAILED:
                     failed_at[seed["seed_id"]] = round_

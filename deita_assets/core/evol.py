@@ -66,11 +66,19 @@ _LABEL = re.compile(
 )
 
 
+_PREAMBLE = re.compile(r"^\s*here(?:'s| is) (?:the|a|an|my) [^:\n]{0,80}:\s*", re.IGNORECASE)
+_WRAPPED = re.compile(r"^<(instruction|response)>\s*(.*?)\s*</\1>$", re.DOTALL)
+
+
 def clean_reply(text: str | None) -> str:
-    """Strip whitespace, one leading label such as "Rewritten instruction:", and wrapping quotes."""
+    """Strip whitespace, one leading label ("Rewritten instruction:") or preamble ("Here is the new
+    version:"), a whole-reply <instruction>…</instruction> wrapper, and wrapping quotes."""
     if not text:
         return ""
-    cleaned = _LABEL.sub("", text.strip(), count=1).strip()
+    cleaned = _PREAMBLE.sub("", text.strip(), count=1)
+    cleaned = _LABEL.sub("", cleaned, count=1).strip()
+    if wrapped := _WRAPPED.match(cleaned):
+        cleaned = wrapped.group(2)
     if len(cleaned) >= 2 and cleaned[0] == cleaned[-1] and cleaned[0] in "\"'`":
         cleaned = cleaned[1:-1].strip()
     return cleaned
@@ -80,14 +88,19 @@ def _normal(text: str) -> str:
     return " ".join(text.lower().split())
 
 
-def degeneracy_flags(previous: str, new: str, truncated: bool) -> list[str]:
-    """Why an evolution is suspect: empty, unchanged, prompt scaffolding echoed, not grown, cut off."""
+def degeneracy_flags(previous: str, new: str, truncated: bool, original: str | None = None) -> list[str]:
+    """Why an evolution is suspect: empty, unchanged, prompt scaffolding echoed, not grown, cut off.
+
+    Scaffolding counts as echoed when it is absent from the seed's original text (`original`, default
+    `previous`): once it leaked into a round, every later round that keeps it is flagged too.
+    """
+    source = (previous if original is None else original).lower()
     if not new.strip():
         return [EMPTY]
     flags = []
     if _normal(new) == _normal(previous):
         flags.append(UNCHANGED)
-    if any(m.lower() in new.lower() and m.lower() not in previous.lower() for m in SCAFFOLD_MARKERS):
+    if any(m.lower() in new.lower() and m.lower() not in source for m in SCAFFOLD_MARKERS):
         flags.append(ECHOED_SCAFFOLD)
     if len(new.split()) < len(previous.split()):
         flags.append(SHORTER)
@@ -115,12 +128,14 @@ class Variant:
     reason: str | None = None
 
 
-def judge_evolution(round_: int, op: str, previous: str, result: ChatResult) -> Variant:
+def judge_evolution(
+    round_: int, op: str, previous: str, result: ChatResult, original: str | None = None
+) -> Variant:
     """The variant one evolution round produced: failed without usable text, else flagged if suspect."""
     if not result.ok:
         return Variant(round_, "", op, FAILED, (), f"{result.error_kind}: {result.error_detail}")
     text = clean_reply(result.text)
-    flags = tuple(degeneracy_flags(previous, text, result.truncated))
+    flags = tuple(degeneracy_flags(previous, text, result.truncated, original))
     if EMPTY in flags:
         return Variant(round_, "", op, FAILED, flags, "the model returned an empty rewrite")
     return Variant(round_, text, op, DEGENERATE if flags else OK, flags, ", ".join(flags) or None)

@@ -70,8 +70,11 @@ SCAFFOLD_MARKERS = (
     "Add only about 10 to 20 words",
     "Write only the new instruction",
     "Write only the improved response",
-    "Rewrite the instruction below",
-    "Improve the response below",
+    "Rewrite the instruction",
+    "Improve the response",
+    "slightly more complex version",
+    "Keep it one instruction",
+    "Keep what is correct in the response",
 )
 
 

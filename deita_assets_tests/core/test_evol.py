@@ -40,6 +40,12 @@ def test_clean_reply_strips_labels_and_quotes() -> None:
     assert evol.clean_reply('**New Instruction:** "Do X."') == "Do X."
     assert evol.clean_reply("Instructions matter: do X.") == "Instructions matter: do X."
     assert evol.clean_reply(None) == ""
+    assert evol.clean_reply("Here is the updated instruction in a more complex version:\n\nDo X.") == "Do X."
+    assert evol.clean_reply("<instruction>\nDo X.\n</instruction>") == "Do X."
+    assert (
+        evol.clean_reply("<instruction> Do X. </instruction> and more")
+        == "<instruction> Do X. </instruction> and more"
+    )
 
 
 def test_degeneracy_flags() -> None:
@@ -50,8 +56,12 @@ def test_degeneracy_flags() -> None:
     assert evol.ECHOED_SCAFFOLD in evol.degeneracy_flags(prev, echoed, False)
     assert evol.degeneracy_flags(prev, "A poem.", True) == [evol.SHORTER, evol.TRUNCATED]
     assert evol.degeneracy_flags(prev, prev + " It must rhyme and have four stanzas.", False) == []
-    # a marker already present in the text being rewritten is not an echo
+    # a marker already present in the seed text is not an echo; one that leaked in later still is
     assert evol.degeneracy_flags("How: explain", "How: explain it in two short steps", False) == []
+    leaked = "Rewrite the instruction: poem about cats"
+    assert evol.degeneracy_flags(leaked, leaked + " in four stanzas", False, original=prev) == [
+        evol.ECHOED_SCAFFOLD
+    ]
 
 
 def test_judge_evolution_statuses() -> None:
