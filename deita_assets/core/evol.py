@@ -67,18 +67,18 @@ _LABEL = re.compile(
 
 
 _PREAMBLE = re.compile(r"^\s*here(?:'s| is) (?:the|a|an|my) [^:\n]{0,80}:\s*", re.IGNORECASE)
-_WRAPPED = re.compile(r"^<(instruction|response)>\s*(.*?)\s*</\1>$", re.DOTALL)
+_OPEN_TAG = re.compile(r"^<(?:instruction|response)>\s*")
+_CLOSE_TAG = re.compile(r"\s*</(?:instruction|response)>$")
 
 
 def clean_reply(text: str | None) -> str:
     """Strip whitespace, one leading label ("Rewritten instruction:") or preamble ("Here is the new
-    version:"), a whole-reply <instruction>…</instruction> wrapper, and wrapping quotes."""
+    version:"), a leading <instruction>/<response> tag and a trailing closing one, wrapping quotes."""
     if not text:
         return ""
     cleaned = _PREAMBLE.sub("", text.strip(), count=1)
     cleaned = _LABEL.sub("", cleaned, count=1).strip()
-    if wrapped := _WRAPPED.match(cleaned):
-        cleaned = wrapped.group(2)
+    cleaned = _CLOSE_TAG.sub("", _OPEN_TAG.sub("", cleaned, count=1), count=1)
     if len(cleaned) >= 2 and cleaned[0] == cleaned[-1] and cleaned[0] in "\"'`":
         cleaned = cleaned[1:-1].strip()
     return cleaned

@@ -42,10 +42,8 @@ def test_clean_reply_strips_labels_and_quotes() -> None:
     assert evol.clean_reply(None) == ""
     assert evol.clean_reply("Here is the updated instruction in a more complex version:\n\nDo X.") == "Do X."
     assert evol.clean_reply("<instruction>\nDo X.\n</instruction>") == "Do X."
-    assert (
-        evol.clean_reply("<instruction> Do X. </instruction> and more")
-        == "<instruction> Do X. </instruction> and more"
-    )
+    assert evol.clean_reply("<response> Do X.") == "Do X."
+    assert evol.clean_reply("Do <response> X.") == "Do <response> X."  # mid-text: left for the echo flag
 
 
 def test_degeneracy_flags() -> None:
