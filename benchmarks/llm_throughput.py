@@ -9,6 +9,7 @@ again with the warm cache: the server must see 0 requests.
 """
 
 import argparse
+import os
 import subprocess
 import sys
 import tempfile
@@ -52,10 +53,10 @@ def run_once(server: ServerProcess, store: DuckDBStore, requests: list[ChatReque
     before = server.requests
     session_start = time.perf_counter()
     with llm.session(store) as session:
-        start = time.perf_counter()
+        start, cpu_start = time.perf_counter(), time.process_time()
         results = session.chat_many(requests)
         wall = time.perf_counter() - start
-        usage = session.usage_metadata()
+        usage = session.usage_metadata() | {"client_cpu_seconds": time.process_time() - cpu_start}
     with_setup = time.perf_counter() - session_start
     if not all(r.ok for r in results):
         raise RuntimeError([r.error_detail for r in results if not r.ok][:3])
@@ -82,7 +83,8 @@ def main() -> None:
     print(f"requests={args.requests} concurrency={args.concurrency} latency={args.latency * 1000:.0f} ms")
     print(
         f"cold: wall {cold:.2f} s, ideal {ideal:.2f} s, ratio {cold / ideal:.3f} (target <= 1.25), "
-        f"HTTP requests {cold_http}, cache hits {cold_usage['llm_cache_hits']}"
+        f"HTTP requests {cold_http}, cache hits {cold_usage['llm_cache_hits']}, "
+        f"client CPU {cold_usage['client_cpu_seconds']:.2f} s"
     )
     print(
         f"cold incl. session setup/teardown (client, first cache lookup): {cold_setup:.2f} s, "
@@ -93,6 +95,8 @@ def main() -> None:
         f"cache hits {warm_usage['llm_cache_hits']}; incl. session setup/teardown {warm_setup:.2f} s"
     )
     print(f"speed-up warm vs cold: {cold / warm:.1f}x")
+    load = Path("/proc/loadavg").read_text().split()[:3] if Path("/proc/loadavg").exists() else ["?"]
+    print(f"machine load average (1/5/15 min): {' '.join(load)} on {os.cpu_count()} cores")
 
 
 if __name__ == "__main__":

@@ -22,6 +22,8 @@ from dataclasses import asdict, dataclass, field, replace
 from email.utils import parsedate_to_datetime
 from typing import Any, Protocol
 
+import openai
+
 from deita_assets.core.retry import backoff_delays
 
 # Failure kinds (ChatResult.error_kind); retryable ones are retried with backoff before being recorded.
@@ -292,8 +294,6 @@ def _retry_after_seconds(headers: Mapping[str, str] | None) -> float | None:
 
 def classify_error(error: BaseException) -> tuple[str, float | None]:
     """(failure kind, Retry-After seconds) for an exception raised by the openai client."""
-    import openai
-
     if isinstance(error, openai.APITimeoutError | asyncio.TimeoutError):
         return TIMEOUT, None
     if isinstance(error, openai.APIConnectionError):
@@ -351,8 +351,6 @@ class ChatClient:
     """
 
     def __init__(self, settings: ClientSettings, cache: ResultCache, usage: Usage) -> None:
-        import openai
-
         self.settings = settings
         self.cache = cache
         self.usage = usage
