@@ -118,6 +118,7 @@ def stream_child(database: str, out_prefix: str) -> None:
                 "candidates": walk.candidates,
                 "rows_fetched": walk.rows_fetched,
                 "windows": walk.windows,
+                "phase_seconds": {k: round(v, 2) for k, v in walk.seconds.items()},
             }
         )
     )

@@ -14,6 +14,7 @@ process with cached column blocks.
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass, field
 
 import duckdb
@@ -33,6 +34,7 @@ class StreamedWalk:
     windows: int
     row_ids: dict[int, str] = field(default_factory=dict)  # walk position -> row id, fetched rows only
     scores: np.ndarray | None = None  # per walk position (score walks)
+    seconds: dict[str, float] = field(default_factory=dict)  # order / fetch / filter wall time
 
     def row_id(self, position: int) -> str:
         return self.row_ids[int(position)]
@@ -93,7 +95,9 @@ def stream_repr_filter(
     """Run the Repr Filter over the pool's embeddings in walk order, reading windows until m are kept."""
     if memory_limit:
         conn.execute("SET memory_limit = ?", [memory_limit])
+    seconds = {"order": -time.perf_counter(), "fetch": 0.0, "filter": 0.0}
     order, scores = walk_order(conn, spec, by_score=by_score, seed=seed)
+    seconds["order"] += time.perf_counter()
     walk = ReprFilter(dim, budget=budget, tau=tau, precision=precision, block_size=block_size)
     first = min(window_rows, max(4 * budget, 16_384))
     starts = [0, *range(first, len(order), window_rows)] if len(order) > first else [0]
@@ -101,11 +105,16 @@ def stream_repr_filter(
     fetched = windows = 0
     for index, start in enumerate(starts):
         stop = starts[index + 1] if index + 1 < len(starts) else len(order)
+        seconds["fetch"] -= time.perf_counter()
         vectors, ids = fetch_window(conn, order[start:stop], dim)
+        seconds["fetch"] += time.perf_counter()
         fetched += stop - start
         windows += 1
         row_ids.update(zip(range(start, stop), ids, strict=True))
-        if walk.feed(np.arange(start, stop), vectors):
-            break
+        seconds["filter"] -= time.perf_counter()
+        done = walk.feed(np.arange(start, stop), vectors)
+        seconds["filter"] += time.perf_counter()
         del vectors
-    return StreamedWalk(walk.outcome(), len(order), fetched, windows, row_ids, scores)
+        if done:
+            break
+    return StreamedWalk(walk.outcome(), len(order), fetched, windows, row_ids, scores, seconds)

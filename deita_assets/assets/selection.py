@@ -155,7 +155,11 @@ def _filter_walk(
         details=[None] * len(positions),
         eligible=stream.candidates,
         exhausted=len(positions) == stream.candidates,
-        extra={"rows_fetched": stream.rows_fetched, "embedding_scans": stream.windows},
+        extra={
+            "rows_fetched": stream.rows_fetched,
+            "embedding_scans": stream.windows,
+            **{f"seconds_{phase}": value for phase, value in stream.seconds.items()},
+        },
     )
 
 
