@@ -217,7 +217,7 @@ def test_real_local_backend_end_to_end(pool_store) -> None:
     """A few seeds through the bundled SmolLM2-135M on xllamacpp: real generation, grammar-constrained
     ranking; whatever the small model does is recorded (scores or reasons), and a rerun is free."""
     llm = LLMResource(local_parallel=2, local_ctx_per_slot=2048)
-    config = {"ops": {"evolved_variants": {"config": {"max_tokens_cap": 96}}}}
+    config = {"ops": {"evolved_variants": {"config": {"max_tokens_cap": 64}}}}
     with dg.instance_for_test() as instance:
         first = run(pool_store, llm, "complexity", instance, seed_size=2, checks_config=config)
         again = run(pool_store, llm, "complexity", instance, seed_size=2, checks_config=config)
