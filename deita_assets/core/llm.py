@@ -524,5 +524,7 @@ class ChatClient:
         if request.top_logprobs:
             kwargs["logprobs"] = True
             kwargs["top_logprobs"] = request.top_logprobs
-        raw = await self._client.chat.completions.with_raw_response.create(**kwargs)
-        return raw.text
+        # The client's documented generic POST: same auth, base URL, timeout and error types as
+        # chat.completions.create, minus its typed-params transform (~1 ms of CPU per request, which
+        # at high concurrency is what limits throughput); we parse the raw body ourselves anyway.
+        return await self._client.post("/chat/completions", cast_to=str, body=kwargs)
