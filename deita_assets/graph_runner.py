@@ -2,8 +2,8 @@
 
 This is what the quick start runs: the same assets, resources and run storage as the UI, so every
 run it makes shows up there afterwards with its lineage and metadata. Assets are grouped into
-generations (topological layers); within a generation, assets sharing a partitions definition run
-together, one run per partition key.
+generations (topological layers); each asset (a multi-asset counts as one) gets one run per
+partition key, so a failure names exactly what failed and the rest of the graph goes on.
 """
 
 from __future__ import annotations
@@ -38,7 +38,7 @@ def plan_runs(
     instance: dg.DagsterInstance,
     choose_partitions: Callable[[str, list[str]], list[str]] = lambda _name, keys: keys,
 ) -> list[PlannedRun]:
-    """One run per (generation, partitions definition, partition key), in dependency order."""
+    """One run per (asset definition, partition key), generation by generation."""
     by_key = {key: a for a in assets for key in a.keys}
     remaining = set(by_key)
     plan: list[PlannedRun] = []
@@ -51,7 +51,7 @@ def plan_runs(
             raise ValueError(f"dependency cycle among {sorted(k.to_user_string() for k in remaining)}")
         groups: dict[int, list[dg.AssetKey]] = {}
         for key in ready:
-            groups.setdefault(id(by_key[key].partitions_def), []).append(key)
+            groups.setdefault(id(by_key[key]), []).append(key)
         for keys in groups.values():
             for partition in _partition_keys(by_key[keys[0]], instance, choose_partitions):
                 plan.append(PlannedRun(tuple(keys), partition))
