@@ -40,3 +40,15 @@ def test_dagster_cli_validates_the_code_location(deita_home: Path) -> None:
         timeout=300,
     )
     assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_models_are_chosen_by_environment(monkeypatch) -> None:
+    from deita_assets.resources.registry import build_resources
+
+    monkeypatch.setenv("DEITA_EMBEDDER_MODEL", "intfloat/e5-large-v2")
+    monkeypatch.setenv("DEITA_BASE_MODEL", "/models/my-base")
+    monkeypatch.setenv("DEITA_POOL_SCORER", "embedding_head")
+    resources = build_resources()
+    assert resources["embedder"].model == "intfloat/e5-large-v2"
+    assert resources["trainer"].base_model == resources["scorers"].base_model == "/models/my-base"
+    assert resources["scorers"].pool_kind == "embedding_head"

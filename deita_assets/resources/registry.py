@@ -11,12 +11,18 @@ from deita_assets.resources.store import DuckDBStore
 from deita_assets.resources.trainer import TrainerResource
 
 
+def _from_env(**fields: str) -> dict[str, str]:
+    """Resource fields whose env var is set; unset ones keep the resource's offline default."""
+    return {field: os.environ[var] for field, var in fields.items() if os.environ.get(var)}
+
+
 def build_resources() -> dict[str, Any]:
+    base_model = _from_env(base_model="DEITA_BASE_MODEL")
     return {
         "store": DuckDBStore(),
-        "embedder": EmbedderResource(),
+        "embedder": EmbedderResource(**_from_env(model="DEITA_EMBEDDER_MODEL")),
         "llm": llm_from_env(os.environ),
-        "trainer": TrainerResource(),
-        "reward": RewardResource(),
-        "scorers": ScorersResource(pool_kind=os.environ.get("DEITA_POOL_SCORER", "lm")),
+        "trainer": TrainerResource(**base_model),
+        "reward": RewardResource(**_from_env(model="DEITA_REWARD_MODEL")),
+        "scorers": ScorersResource(**base_model, **_from_env(pool_kind="DEITA_POOL_SCORER")),
     }
