@@ -206,6 +206,8 @@ def train_and_evaluate(resources: dict, strategy: str, args, seed: int, eval_con
     nll = evaluation_rows(resources["store"])
     return {
         "rows": meta["dagster/row_count"].value,
+        "selected": meta["rows_selected"].value,
+        "dropped": meta["rows_dropped_no_assistant_tokens"].value,
         "first_loss": meta["first_loss"].value,
         "final_loss": meta["final_loss"].value,
         "tokens_per_s": meta["tokens_per_second"].value or 0.0,
@@ -295,7 +297,9 @@ def main() -> None:
             row = train_and_evaluate(resources, strategy, args, seed, eval_config)
             results.setdefault(strategy, []).append(row)
             print(
-                f"seed {seed} {strategy} ({how} selection): {row['rows']} rows, loss {row['first_loss']:.3f} "
+                f"seed {seed} {strategy} ({how} selection): {row['selected']} selected, "
+                f"{row['rows']} trained ({row['dropped']} had no assistant "
+                f"token within max length), loss {row['first_loss']:.3f} "
                 f"-> {row['final_loss']:.3f}, {row['tokens_per_s']:.0f} tok/s, MT-Bench NLL Δ "
                 f"{row['mt_bench_delta']:+.4f}, hold-out NLL Δ {row['holdout_delta']:+.4f}, "
                 f"train {row['train_s']:.0f} s, train+eval {row['seconds']:.0f} s",
