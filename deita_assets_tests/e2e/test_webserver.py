@@ -1,6 +1,7 @@
 """End to end through the real webserver and daemon: a file dropped in the inbox becomes a shard,
 the sensor launches its run, and lineage and metadata are readable over GraphQL like the UI does."""
 
+import json
 import shutil
 import time
 from collections.abc import Iterator
@@ -21,7 +22,8 @@ query { repositoriesOrError { ... on RepositoryConnection { nodes {
   sensors { name sensorState { status } } schedules { name scheduleState { status } } } } } }
 """
 RUNS = """
-query { runsOrError { ... on Runs { results { runId status jobName tags { key value } } } } }
+query { runsOrError { ... on Runs { results {
+  runId status jobName tags { key value } assetSelection { path } } } } }
 """
 MATERIALIZATIONS = """
 query ($path: [String!]!) { assetOrError(assetKey: {path: $path}) { ... on Asset {
@@ -88,5 +90,24 @@ def test_dropped_file_becomes_a_shard_run_with_metadata(server: DagsterDev) -> N
     asset = server.graphql(MATERIALIZATIONS, {"path": ["raw_pool"]})["assetOrError"]
     (event,) = [m for m in asset["assetMaterializations"] if m["partition"] == partition]
     metadata = {e["label"]: e for e in event["metadataEntries"]}
-    expected_rows = len(__import__("json").loads(Path(sample).read_text()))
+    expected_rows = len(json.loads(Path(sample).read_text()))
     assert 0 < metadata["dagster/row_count"]["intValue"] <= expected_rows
+
+    def automated_embedding_run():
+        runs = server.graphql(RUNS)["runsOrError"]["results"]
+        return next(
+            (
+                r
+                for r in runs
+                if {"path": ["pool_embeddings"]} in (r["assetSelection"] or [])
+                and {"key": "dagster/partition", "value": partition} in r["tags"]
+                and r["status"] in ("SUCCESS", "FAILURE", "CANCELED")
+            ),
+            None,
+        )
+
+    # Incremental: the automation sensor embeds the new shard by itself, and only that shard.
+    embedding_run = _wait_for(automated_embedding_run, 300, "the automated pool_embeddings run", server)
+    assert embedding_run["status"] == "SUCCESS", server.log_tail()
+    embedded = server.graphql(MATERIALIZATIONS, {"path": ["pool_embeddings"]})["assetOrError"]
+    assert {m["partition"] for m in embedded["assetMaterializations"]} == {partition}
