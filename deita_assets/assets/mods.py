@@ -134,6 +134,12 @@ def _kcenter(embedder: EmbedderResource, texts: list[str], k: int, seed: int) ->
     return k_center_greedy(vectors, k, metric="cosine", seed=seed), int(np.sum(truncated))
 
 
+def _embedding_spec(embedder: EmbedderResource) -> str:
+    """What MoDS embeds: the first user instruction (the resource's text_mode is for pool_embeddings)."""
+    prefix = embedder.prefix or ""
+    return f"{embedder.model}|text=first_instruction|prefix={prefix}|max_seq={embedder.max_seq_length}"
+
+
 def _finite_or_none(value: float) -> float | None:
     return float(value) if math.isfinite(value) else None
 
@@ -171,7 +177,7 @@ def mods_seed(
             "instruction": instructions[i],
             "alpha": alpha,
             "reward_source": f"{kind}:{source}",
-            "embedder": embedder.spec(),
+            "embedder": _embedding_spec(embedder),
             "k_requested": config.k,
         }
         for order, i in enumerate(run.order.tolist())
@@ -194,7 +200,7 @@ def mods_seed(
             "kcenter_exhausted": run.exhausted,
             "covering_radius_cosine": run.radius,
             "instructions_truncated": truncated,
-            "embedder": embedder.spec(),
+            "embedder": _embedding_spec(embedder),
             "reward_histogram": dg.MetadataValue.md(histogram_table(rewards, bins=12, label="reward")),
             "seed_preview": dg.MetadataValue.md(
                 markdown_table(

@@ -98,6 +98,9 @@ def test_mods_pipeline_end_to_end(store: DuckDBStore, shared_data: Path, tmp_pat
         [mods_seed, mods_seed_valid], resources=resources, instance=instance, run_config=seed_config
     )
     assert result.success and checks_passed(result) == {"mods_seed_valid": True}
+    seed_meta = result.asset_materializations_for_node("mods_seed")[0].metadata
+    assert "|text=first_instruction|" in seed_meta["embedder"].value
+    assert seed_meta["alpha_from"].value == "configured" and seed_meta["n_high_quality"].value == 19
     seed = store.fetch_arrow("select_mods_seed").to_pylist()
     assert [s["pick_order"] for s in seed] == [0, 1, 2, 3]
     assert len({s["row_id"] for s in seed}) == 4 and all(s["reward"] > alpha for s in seed)
