@@ -17,6 +17,8 @@ import dagster as dg
 from deita_assets.partitions import STRATEGIES, strategy
 
 PER_SHARD = dg.AutomationCondition.eager()
+# The comparison redraws once the evaluations that were running have all finished.
+AFTER_EVALUATIONS = dg.AutomationCondition.eager()
 
 automation_sensor = dg.AutomationConditionSensorDefinition(
     "deita_automation",

@@ -14,6 +14,7 @@ import pyarrow as pa
 from pydantic import Field
 
 from deita_assets.assets.training import HEAVY
+from deita_assets.automation import AFTER_EVALUATIONS
 from deita_assets.core import judge
 from deita_assets.core.comparison import comparison_rows, equal_budget, markdown_image, plot_comparison
 from deita_assets.core.evaluation import (
@@ -413,7 +414,12 @@ def no_eval_prompt_in_any_selection(store: DuckDBStore) -> dg.AssetCheckResult:
     )
 
 
-@dg.asset(deps=[model_evaluation, base_model_evaluation], group_name="evaluation", kinds={"duckdb"})
+@dg.asset(
+    deps=[model_evaluation, base_model_evaluation],
+    group_name="evaluation",
+    kinds={"duckdb"},
+    automation_condition=AFTER_EVALUATIONS,
+)
 def strategy_comparison(store: DuckDBStore, llm: LLMResource) -> dg.MaterializeResult:
     """Every evaluated strategy beside the base model in one table and one plot: did the selection
     train a better model at the same budget?"""

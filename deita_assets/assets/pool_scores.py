@@ -14,6 +14,7 @@ import numpy as np
 import pyarrow as pa
 
 from deita_assets.assets.scorers import GROUP, TRADE_OFF, scorer_model
+from deita_assets.automation import PER_SHARD
 from deita_assets.core import scorer as sc
 from deita_assets.core.pool_scoring import OK, score_rows, shard_fingerprint
 from deita_assets.core.report import counts_table, histogram_table, markdown_table
@@ -176,7 +177,7 @@ def _examples(out: list[dict[str, Any]], rows: list[dict[str, Any]], top: bool, 
     deps=[dg.AssetDep("raw_pool"), dg.AssetDep(scorer_model, partition_mapping=dg.AllPartitionMapping())],
     kinds={"pytorch", "duckdb"},
     code_version=CODE_VERSION,
-    automation_condition=dg.AutomationCondition.eager(),
+    automation_condition=PER_SHARD,
     check_specs=[
         dg.AssetCheckSpec(
             COMPLETE_CHECK, asset="pool_scores", description="every pool row scored or failed with a reason"

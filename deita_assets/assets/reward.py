@@ -7,6 +7,7 @@ import dagster as dg
 import numpy as np
 import pyarrow as pa
 
+from deita_assets.automation import PER_SHARD
 from deita_assets.core.formats import instruction_response_pairs
 from deita_assets.core.report import counts_table, histogram_table
 from deita_assets.core.reward import row_reward
@@ -39,6 +40,7 @@ REWARD_SCHEMA = pa.schema(
     ],
     group_name="mods",
     kinds={"duckdb", "pytorch"},
+    automation_condition=PER_SHARD,
 )
 def reward_scores(
     context: dg.AssetExecutionContext, store: DuckDBStore, reward: RewardResource, scorers: ScorersResource
