@@ -36,27 +36,21 @@ def build_tiny_causal_lm(out: Path) -> Path:
     Same tokenizer and template as the real base model, so training/generation code paths are the
     real ones; the network is ~2M parameters, so a training step takes milliseconds.
     """
-    import torch
-    from transformers import AutoTokenizer, LlamaConfig, LlamaForCausalLM
+    from transformers import AutoTokenizer
 
     from deita_assets.core.models import bundled_gguf_path
+    from deita_assets_tests.core.scorer_fixtures import tiny_llama
 
     gguf = bundled_gguf_path()
     tokenizer = AutoTokenizer.from_pretrained(str(gguf.parent), gguf_file=gguf.name)
-    torch.manual_seed(0)
-    config = LlamaConfig(
-        vocab_size=len(tokenizer),
-        hidden_size=32,
-        intermediate_size=64,
-        num_hidden_layers=2,
-        num_attention_heads=2,
-        num_key_value_heads=2,
+    model = tiny_llama(
+        len(tokenizer),
         max_position_embeddings=1024,
         bos_token_id=tokenizer.bos_token_id,
         eos_token_id=tokenizer.eos_token_id,
         tie_word_embeddings=True,
     )
     out.mkdir(parents=True, exist_ok=True)
-    LlamaForCausalLM(config).save_pretrained(out)
+    model.save_pretrained(out)
     tokenizer.save_pretrained(out)
     return out
