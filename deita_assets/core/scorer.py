@@ -259,22 +259,63 @@ def _pad_right(batch: Sequence[Sequence[int]], pad_id: int) -> tuple[torch.Tenso
     return input_ids, mask
 
 
-def last_token_logits(model: PreTrainedModel, batch: Sequence[Sequence[int]], pad_id: int) -> torch.Tensor:
+@dataclass(frozen=True)
+class PrefixCache:
+    """Keys and values of the template text every row starts with, computed once per scorer.
+
+    Every scored prompt begins with the same instruction block (~50 tokens, more than half of a
+    typical complexity prompt), so re-reading it for each row is wasted work. The cache is shared
+    by all rows of a batch (expanded, not copied) and positions continue after it, so each row's
+    logits are those of the full prompt.
+    """
+
+    length: int
+    layers: tuple[tuple[torch.Tensor, torch.Tensor], ...]
+
+    @classmethod
+    def compute(cls, model: PreTrainedModel, prefix: Sequence[int]) -> PrefixCache:
+        import torch
+
+        with torch.inference_mode():
+            cache = model(input_ids=torch.tensor([list(prefix)]), use_cache=True).past_key_values
+        return cls(len(prefix), tuple((layer.keys, layer.values) for layer in cache.layers))
+
+    def for_batch(self, size: int) -> Any:
+        from transformers import DynamicCache
+
+        return DynamicCache(
+            ddp_cache_data=[(k.expand(size, -1, -1, -1), v.expand(size, -1, -1, -1)) for k, v in self.layers]
+        )
+
+
+def last_token_logits(
+    model: PreTrainedModel,
+    batch: Sequence[Sequence[int]],
+    pad_id: int,
+    prefix: PrefixCache | None = None,
+) -> torch.Tensor:
     """Next-token logits after each row's last real token; rows padded on the right.
 
     Right padding keeps causal attention exact (real tokens never see pads) and `logits_to_keep`
     with the distinct last positions avoids computing the full [batch, length, vocab] logits.
+    With a `prefix`, rows hold only the tokens after it.
     """
     import torch
 
     input_ids, mask = _pad_right(batch, pad_id)
     last = mask.sum(dim=1) - 1
+    inputs: dict[str, Any] = {"input_ids": input_ids, "attention_mask": mask}
+    if prefix is not None:
+        size, width = input_ids.shape
+        inputs["attention_mask"] = torch.cat([torch.ones((size, prefix.length), dtype=mask.dtype), mask], 1)
+        inputs["position_ids"] = torch.arange(prefix.length, prefix.length + width).expand(size, -1)
+        inputs["past_key_values"] = prefix.for_batch(size)
     positions, which = torch.unique(last, return_inverse=True)
     try:
-        logits = model(input_ids=input_ids, attention_mask=mask, logits_to_keep=positions).logits
+        logits = model(**inputs, logits_to_keep=positions).logits
         return logits[torch.arange(len(batch)), which]
     except TypeError:  # models without logits_to_keep: full logits, then gather
-        logits = model(input_ids=input_ids, attention_mask=mask).logits
+        logits = model(**inputs).logits
         return logits[torch.arange(len(batch)), last]
 
 
@@ -288,6 +329,7 @@ class LMScorer:
         template: ScoreTemplate,
         max_length: int = 1024,
         batch_size: int = 16,
+        reuse_prefix: bool = True,
     ) -> None:
         self.model = model.eval()
         self.tokenizer = tokenizer
@@ -298,6 +340,8 @@ class LMScorer:
         if pad is None:
             raise ValueError("tokenizer has neither a pad nor an eos token to pad batches with")
         self.pad_id = int(pad)
+        shared = [*self.tokenized.lead, *self.tokenized.literals[0]]
+        self.prefix = PrefixCache.compute(self.model, shared) if reuse_prefix and shared else None
 
     def digit_logits(self, encoded: Sequence[Sequence[int]], batch_size: int | None = None) -> np.ndarray:
         """[rows, 6] float32 logits at the digit ids, batched by length."""
@@ -305,9 +349,11 @@ class LMScorer:
 
         out = np.empty((len(encoded), len(DIGITS)), dtype=np.float32)
         digit_index = torch.tensor(self.tokenized.digit_ids, dtype=torch.long)
+        skip = self.prefix.length if self.prefix else 0
         with torch.inference_mode():
             for batch in length_batches([len(e) for e in encoded], batch_size or self.batch_size):
-                logits = last_token_logits(self.model, [encoded[i] for i in batch], self.pad_id)
+                rows = [encoded[i][skip:] for i in batch]
+                logits = last_token_logits(self.model, rows, self.pad_id, self.prefix)
                 out[batch] = logits.index_select(1, digit_index).float().numpy()
         return out
 

@@ -60,7 +60,7 @@ def test_expected_score_matches_hand_computation():
 def test_lm_scorer_uses_only_the_six_digit_logits(bpe):
     tokenized = sc.tokenize_template(sc.COMPLEXITY_TEMPLATE, bpe)
     model = FixedLogitsModel(len(bpe), tokenized.digit_ids, [1.0, 2, 3, 0, 0, 0])
-    batch = sc.LMScorer(model, bpe, sc.COMPLEXITY_TEMPLATE, max_length=128, batch_size=3).score(
+    batch = sc.LMScorer(model, bpe, sc.COMPLEXITY_TEMPLATE, 128, 3, reuse_prefix=False).score(
         [("hello",), ("hello world " * 5,), ("x",), ("score 3",)]
     )
     np.testing.assert_allclose(batch.scores, 2.7943649, rtol=1e-6)
@@ -70,7 +70,7 @@ def test_lm_scorer_uses_only_the_six_digit_logits(bpe):
 def test_batched_scoring_reads_each_rows_own_last_position(bpe):
     tokenized = sc.tokenize_template(sc.COMPLEXITY_TEMPLATE, bpe)
     model = PositionLogitsModel(len(bpe), tokenized.digit_ids)
-    scorer = sc.LMScorer(model, bpe, sc.COMPLEXITY_TEMPLATE, 256, 4)
+    scorer = sc.LMScorer(model, bpe, sc.COMPLEXITY_TEMPLATE, 256, 4, reuse_prefix=False)
     rows = [("hello " * n,) for n in (1, 7, 2, 9, 3, 3, 12)]
     encoded, _ = sc.encode_rows(scorer.tokenized, bpe, rows, scorer.max_length)
     batch = scorer.score(rows)
@@ -81,7 +81,7 @@ def test_batched_scoring_reads_each_rows_own_last_position(bpe):
 def test_non_finite_logits_are_failures_not_defaults(bpe):
     tokenized = sc.tokenize_template(sc.COMPLEXITY_TEMPLATE, bpe)
     model = FixedLogitsModel(len(bpe), tokenized.digit_ids, [float("nan"), 0, 0, 0, 0, 0])
-    batch = sc.LMScorer(model, bpe, sc.COMPLEXITY_TEMPLATE, 128).score([("a",), ("b",)])
+    batch = sc.LMScorer(model, bpe, sc.COMPLEXITY_TEMPLATE, 128, reuse_prefix=False).score([("a",), ("b",)])
     assert np.isnan(batch.scores).all()
     assert batch.reasons == ["non-finite digit logits"] * 2 and batch.n_failed == 2
 
@@ -94,6 +94,24 @@ def test_tiny_llama_batched_equals_one_at_a_time(bpe):
     np.testing.assert_allclose(batched, single, atol=1e-5)
     assert ((batched >= 1) & (batched <= 6)).all()
     np.testing.assert_array_equal(batched, scorer.score(rows).scores)  # deterministic
+
+
+@pytest.mark.parametrize("template", [sc.COMPLEXITY_TEMPLATE, sc.QUALITY_TEMPLATE])
+def test_shared_prefix_cache_gives_the_full_prompts_scores(bpe, template):
+    model = tiny_llama(len(bpe), seed=3)
+    rows = [
+        tuple(f"{word} " * (n + k) for k in range(len(template.fields)))
+        for n, word in enumerate(["hello", "world", "score 3", "Quality", "x"], start=1)
+    ]
+    reusing = sc.LMScorer(model, bpe, template, max_length=200, batch_size=3)
+    full = sc.LMScorer(model, bpe, template, max_length=200, batch_size=3, reuse_prefix=False)
+    assert reusing.prefix is not None and reusing.prefix.length == reusing.tokenized.fixed_length - sum(
+        len(lit) for lit in reusing.tokenized.literals[1:]
+    )
+    assert full.prefix is None
+    np.testing.assert_allclose(reusing.score(rows).scores, full.score(rows).scores, atol=1e-5)
+    single = [full.score([row]).scores[0] for row in rows]
+    np.testing.assert_allclose(reusing.score(rows).scores, single, atol=1e-5)
 
 
 # ------------------------------------------------------------------ tokens
