@@ -49,3 +49,23 @@ def test_execute_plan_records_materializations_in_the_instance() -> None:
         assert [ok for _step, ok in outcomes] == [True, True, True, True]
         event = instance.get_latest_materialization_event(dg.AssetKey("variants"))
         assert event is not None and event.dagster_event.partition == "a"
+
+
+def test_quickstart_leaves_out_the_mods_chain_unless_mods_is_chosen() -> None:
+    from deita_assets.definitions import defs
+    from deita_assets.quickstart import assets_for
+
+    def keys(strategies: list[str]) -> set[str]:
+        return {k.to_user_string() for a in assets_for(defs, strategies) for k in a.keys}
+
+    mods_chain = {"reward_scores", "mods_seed", "mods_seed_model", "mods_necessity"}
+    without = keys(["deita", "random"])
+    assert not mods_chain & without and {"pool_scores", "selected_subset", "finetuned_model"} <= without
+    assert mods_chain <= keys(["deita", "mods"])
+    with dg.instance_for_test() as instance:
+        planned = {
+            k.to_user_string()
+            for run in plan_runs(assets_for(defs, ["deita"]), instance)
+            for k in run.asset_keys
+        }
+    assert "selected_subset" in planned and not mods_chain & planned
