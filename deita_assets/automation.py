@@ -5,16 +5,18 @@
   below (on by default): only the new or changed shard is scored and embedded, and a retrained
   scorer rescores every shard.
 - Stages over the whole pool (selection, fine-tuning, evaluation) re-run once per schedule tick,
-  and only if some per-shard stage materialized since their last run, so new shards are
-  batched instead of triggering one fine-tune each.
+  and only if the data versions of the per-shard inputs differ from those their last selection
+  read, so new shards are batched instead of triggering one fine-tune each, and a re-run that
+  reproduced the same scores or embeddings triggers nothing.
 """
 
+import hashlib
 import os
 from collections.abc import Iterable
 
 import dagster as dg
 
-from deita_assets.partitions import STRATEGIES, strategy
+from deita_assets.partitions import STRATEGIES, pool_shard, strategy
 
 PER_SHARD = dg.AutomationCondition.eager()
 # The comparison redraws once the evaluations that were running have all finished.
@@ -49,21 +51,42 @@ def refresh_strategies() -> list[str]:
     return chosen
 
 
-def _latest_timestamp(
-    instance: dg.DagsterInstance, key: str, partitions: Iterable[str] | None = None
-) -> float:
+DATA_VERSION_TAG = "dagster/data_version"
+INPUTS_VERSION = "pool_inputs_version"  # metadata key on each selected_subset materialization
+
+
+def _latest(instance: dg.DagsterInstance, key: str, partition: str) -> dg.EventLogRecord | None:
     records = instance.fetch_materializations(
-        dg.AssetRecordsFilter(dg.AssetKey(key), asset_partitions=list(partitions) if partitions else None),
-        limit=1,
+        dg.AssetRecordsFilter(dg.AssetKey(key), asset_partitions=[partition]), limit=1
     ).records
-    return records[0].timestamp if records else 0.0
+    return records[0] if records else None
 
 
-def stale_strategies(instance: dg.DagsterInstance, strategies: Iterable[str]) -> tuple[float, list[str]]:
-    """The newest per-shard input timestamp, and the strategies whose selection is older than it."""
-    newest_input = max(_latest_timestamp(instance, key) for key in POOL_WIDE_INPUTS)
-    stale = [s for s in strategies if _latest_timestamp(instance, "selected_subset", [s]) < newest_input]
-    return newest_input, stale if newest_input else []
+def pool_inputs_version(instance: dg.DagsterInstance) -> str | None:
+    """One hash over every shard's current data version of the inputs a selection reads, or None
+    before any of them exists. It changes exactly when some shard's scores or embeddings changed."""
+    digest, seen = hashlib.sha256(), False
+    for key in POOL_WIDE_INPUTS:
+        for shard in sorted(instance.get_dynamic_partitions(pool_shard.name)):
+            record = _latest(instance, key, shard)
+            version = record.asset_materialization.tags.get(DATA_VERSION_TAG) if record else None
+            seen = seen or record is not None
+            digest.update(f"{key}[{shard}]={version}\n".encode())
+    return digest.hexdigest()[:16] if seen else None
+
+
+def stale_strategies(instance: dg.DagsterInstance, strategies: Iterable[str]) -> tuple[str | None, list[str]]:
+    """The current inputs version, and the strategies whose last selection read another one."""
+    current = pool_inputs_version(instance)
+    if current is None:
+        return None, []
+    stale = []
+    for name in strategies:
+        record = _latest(instance, "selected_subset", name)
+        read = record.asset_materialization.metadata.get(INPUTS_VERSION) if record else None
+        if read is None or read.value != current:
+            stale.append(name)
+    return current, stale
 
 
 @dg.schedule(
@@ -73,10 +96,10 @@ def stale_strategies(instance: dg.DagsterInstance, strategies: Iterable[str]) ->
     description="Every 6 hours: re-select, fine-tune and evaluate the strategies whose inputs changed.",
 )
 def refresh_selection_schedule(context: dg.ScheduleEvaluationContext):
-    newest_input, stale = stale_strategies(context.instance, refresh_strategies())
+    version, stale = stale_strategies(context.instance, refresh_strategies())
     if not stale:
-        return dg.SkipReason("no per-shard stage materialized since the last selection")
+        return dg.SkipReason("every selection read the current scores and embeddings of every shard")
     return [
-        dg.RunRequest(run_key=f"{name}-{newest_input:.0f}", partition_key=name, tags={"deita/heavy": "true"})
+        dg.RunRequest(run_key=f"{name}-{version}", partition_key=name, tags={"deita/heavy": "true"})
         for name in stale
     ]

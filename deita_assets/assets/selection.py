@@ -26,6 +26,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 from pydantic import Field
 
+from deita_assets.automation import INPUTS_VERSION, pool_inputs_version
 from deita_assets.core import alpagasus
 from deita_assets.core.export import write_exports
 from deita_assets.core.formats import render_conversation
@@ -551,6 +552,7 @@ def selected_subset(
         "tau": config.tau,
         "seed": config.seed,
         "embedding_spec": spec,
+        INPUTS_VERSION: pool_inputs_version(context.instance) or "no per-shard inputs yet",
         "reasons": dg.MetadataValue.md(counts_table(Counter(walk.reasons), "reason")),
         "score_histograms": dg.MetadataValue.md(_histograms(pool, walk, label)),
         "source_composition": dg.MetadataValue.md(_composition(pool, walk.kept_ids)),
