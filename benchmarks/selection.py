@@ -1,6 +1,7 @@
 """Repr Filter benchmark: the blocked filter next to the sequential oracle, same data, same run.
 
-    PYTHONPATH=$PWD python benchmarks/selection.py [--oracle-cap 600] [--skip-2m] [--n 300000]
+    PYTHONPATH=$PWD python benchmarks/selection.py [--oracle-cap 600] [--skip-2m | --only-2m] [--repeat 1]
+        [--n 300000]
 
 Cases (all d = 768 float32 unit rows, m = 10K, τ = 0.9, scores independent of clusters):
 1. "clustered": 300K rows, 20% of them in near-duplicate clusters of ~10.
@@ -125,10 +126,13 @@ def stream_child(database: str, out_prefix: str) -> None:
 
 
 def streamed_case(oracle_cap: float) -> dict:
-    database = CACHE / "pool_2m_768.duckdb"
+    from deita_assets.resources.store import SCHEMA_VERSION
+
+    database = CACHE / f"pool_2m_{DIM}_v{SCHEMA_VERSION}.duckdb"  # rebuilt when the schema changes
     if not database.exists():
         print("building the 2M-row DuckDB pool (once, ~8 min) ...", flush=True)
-        tmp = CACHE / "pool_2m_768.tmp.duckdb"
+        CACHE.mkdir(parents=True, exist_ok=True)
+        tmp = database.with_suffix(".tmp.duckdb")
         tmp.unlink(missing_ok=True)
         synthetic.build_duckdb_pool(
             str(tmp), 2_000_000, DIM, dup_fraction=0.2, cluster_size=10, seed=2, model=MODEL_2M
@@ -157,7 +161,7 @@ def _verify_stream(database: Path, prefix: str, oracle_cap: float) -> dict:
     examined = np.load(prefix + "_examined.npy")
     with duckdb.connect(str(database), read_only=True) as conn:
         conn.execute("SET memory_limit = '512MB'")
-        order, _ = walk_order(conn, MODEL_2M, by_score=True, seed=0)
+        order, _ = walk_order(conn, MODEL_2M, DIM, by_score=True, seed=0)
         vectors, _ = fetch_window(conn, order[examined], DIM)
     oracle = sequential_repr_filter(
         vectors, np.arange(len(examined)), budget=BUDGET, tau=TAU, time_cap=oracle_cap
@@ -179,6 +183,8 @@ def main() -> None:
     parser.add_argument("--oracle-cap", type=float, default=600.0, help="seconds per oracle run")
     parser.add_argument("--n", type=int, default=300_000)
     parser.add_argument("--skip-2m", action="store_true")
+    parser.add_argument("--only-2m", action="store_true", help="just the 2M streamed case")
+    parser.add_argument("--repeat", type=int, default=1, help="run each case this many times")
     args = parser.parse_args()
     if args.stream_child:
         stream_child(*args.stream_child)
@@ -186,16 +192,15 @@ def main() -> None:
     import torch
 
     print(f"cores={os.cpu_count()} torch_threads={torch.get_num_threads()} load={os.getloadavg()}")
-    rows = [
-        in_memory_case("clustered", args.n, 0.2, 10, args.oracle_cap),
-        in_memory_case("heavy_duplication", args.n, 0.5, 100, args.oracle_cap),
-    ]
-    for row in rows:
-        print(json.dumps(row), flush=True)
-    if not args.skip_2m:
-        row = streamed_case(args.oracle_cap)
-        print(json.dumps(row), flush=True)
-        rows.append(row)
+    rows = []
+    for _ in range(args.repeat):
+        if not args.only_2m:
+            for name, dup, cluster in (("clustered", 0.2, 10), ("heavy_duplication", 0.5, 100)):
+                rows.append(in_memory_case(name, args.n, dup, cluster, args.oracle_cap))
+                print(json.dumps(rows[-1]), flush=True)
+        if not args.skip_2m:
+            rows.append(streamed_case(args.oracle_cap))
+            print(json.dumps(rows[-1]), flush=True)
     print(f"load after: {os.getloadavg()}")
     print(
         "\n| case | kept | examined | blocked s (first call) | peak MB | oracle s | oracle rows | same | x |"

@@ -68,6 +68,7 @@ def build_duckdb_pool(
     """Write `pool_scores` and `pool_embeddings` (project schema) for n synthetic rows, 100K per shard."""
     import pyarrow as pa
 
+    from deita_assets.assets.embeddings import embedding_rows, write_embeddings
     from deita_assets.resources.store import DuckDBStore, insert_rows
 
     store = DuckDBStore(database=path)
@@ -77,17 +78,8 @@ def build_duckdb_pool(
         size = len(rows)
         ids = pa.array(row_ids(start, size))
         shard = pa.array([f"shard-{(start + i) // 100_000:03d}" for i in range(size)])
-        offsets = pa.array(np.arange(0, (size + 1) * d, d, dtype=np.int32))
-        emb = pa.table(
-            {
-                "shard": shard,
-                "row_id": ids,
-                "model": pa.array([model] * size),
-                "spec": pa.array([model] * size),
-                "dim": pa.array(np.full(size, d, dtype=np.int32)),
-                "truncated": pa.array(np.zeros(size, dtype=bool)),
-                "embedding": pa.ListArray.from_arrays(offsets, pa.array(rows.ravel())),
-            }
+        meta, vectors = embedding_rows(
+            shard.to_pylist(), ids.to_pylist(), rows, np.zeros(size, bool), model, model
         )
         score = evol[start : start + size]
         sc = pa.table(
@@ -102,7 +94,7 @@ def build_duckdb_pool(
             }
         )
         with store.get_connection() as conn:
-            insert_rows(conn, "pool_embeddings", emb)
+            write_embeddings(conn, meta, vectors, d)
             insert_rows(conn, "pool_scores", sc)
         start += size
         print(f"  built {start:,}/{n:,} rows", flush=True)

@@ -19,9 +19,12 @@ from dataclasses import dataclass, field
 
 import duckdb
 import numpy as np
+import pyarrow as pa
 
 from deita_assets.core.selection import FilterOutcome, Precision, ReprFilter, seeded_shuffle
-from deita_assets.sql import load_sql
+from deita_assets.sql import load_sql, load_sql_for_dim
+
+BATCH_ROWS = 8192
 
 
 @dataclass
@@ -40,17 +43,39 @@ class StreamedWalk:
         return self.row_ids[int(position)]
 
 
+def embedding_dim(conn: duckdb.DuckDBPyConnection, spec: str) -> int | None:
+    """The vector width stored for an embedding spec (None: nothing embedded with it yet)."""
+    dims = conn.execute(load_sql("select_embedding_dims"), [spec]).fetchall()
+    if len(dims) > 1:  # one spec = one model = one width; anything else would silently drop rows
+        raise ValueError(f"embedding spec {spec!r} is stored with several widths: {[d for d, _ in dims]}")
+    return int(dims[0][0]) if dims else None
+
+
 def walk_order(
-    conn: duckdb.DuckDBPyConnection, spec: str, *, by_score: bool, seed: int
+    conn: duckdb.DuckDBPyConnection, spec: str, dim: int, *, by_score: bool, seed: int
 ) -> tuple[np.ndarray, np.ndarray | None]:
-    """Physical row ids in walk order (score desc / seeded random) and the scores when by score."""
+    """Physical row ids (of pool_vectors_<dim>) in walk order (score desc / seeded random) and the
+    scores when by score."""
     if by_score:
-        got = conn.execute(load_sql("select_filter_candidates_by_score"), [spec]).fetchnumpy()
+        sql = load_sql_for_dim("vectors_select_candidates_by_score", dim)
+        got = conn.execute(sql, [spec]).fetchnumpy()
         return np.asarray(got["embedding_rowid"], dtype=np.int64), np.asarray(got["score"], dtype=np.float64)
-    got = conn.execute(load_sql("select_filter_candidates_by_id"), [spec]).fetchnumpy()
+    got = conn.execute(load_sql_for_dim("vectors_select_candidates_by_id", dim), [spec]).fetchnumpy()
     by_id = np.asarray(got["embedding_rowid"], dtype=np.int64)
     # already in row-id order, so the seeded shuffle depends only on the set of ids (as random_order)
     return by_id[seeded_shuffle(len(by_id), seed)], None
+
+
+def vectors_of(column: pa.Array | pa.ChunkedArray, dim: int) -> np.ndarray:
+    """A FLOAT[dim] column (Arrow fixed_size_list) as an n × dim float32 matrix, no per-row work."""
+    if isinstance(column, pa.ChunkedArray):
+        column = column.combine_chunks()
+    if not pa.types.is_fixed_size_list(column.type) or column.type.list_size != dim:
+        raise TypeError(f"expected fixed_size_list<float, {dim}>, got {column.type}")
+    if column.null_count:
+        raise ValueError("null embedding in a NOT NULL column")
+    values = column.flatten().to_numpy(zero_copy_only=False)
+    return values.astype(np.float32, copy=False).reshape(len(column), dim)
 
 
 def fetch_window(
@@ -62,14 +87,12 @@ def fetch_window(
     vectors = np.empty((len(rowids), dim), dtype=np.float32)
     row_ids: list[str] = [""] * len(rowids)
     seen = 0
-    reader = conn.sql(load_sql("select_embeddings_by_rowid"), params=[rowids]).to_arrow_reader(8192)
+    sql = load_sql_for_dim("vectors_select_by_rowid", dim)
+    reader = conn.sql(sql, params=[rowids]).to_arrow_reader(BATCH_ROWS)
     for batch in reader:
         got = batch.column("embedding_rowid").to_numpy()
         where = sorter[np.searchsorted(rowids, got, sorter=sorter)]
-        values = batch.column("embedding").flatten().to_numpy(zero_copy_only=False)
-        if len(values) != batch.num_rows * dim:
-            raise ValueError(f"embeddings in this window are not all {dim}-dimensional")
-        vectors[where] = values.reshape(batch.num_rows, dim)
+        vectors[where] = vectors_of(batch.column("embedding"), dim)
         for position, row_id in zip(where.tolist(), batch.column("row_id").to_pylist(), strict=True):
             row_ids[position] = row_id
         seen += batch.num_rows
@@ -96,7 +119,7 @@ def stream_repr_filter(
     if memory_limit:
         conn.execute("SET memory_limit = ?", [memory_limit])
     seconds = {"order": -time.perf_counter(), "fetch": 0.0, "filter": 0.0}
-    order, scores = walk_order(conn, spec, by_score=by_score, seed=seed)
+    order, scores = walk_order(conn, spec, dim, by_score=by_score, seed=seed)
     seconds["order"] += time.perf_counter()
     walk = ReprFilter(dim, budget=budget, tau=tau, precision=precision, block_size=block_size)
     first = min(window_rows, max(4 * budget, 16_384))

@@ -1,5 +1,6 @@
 """Load SQL statements kept one per file in `sql/`; values always travel as parameters."""
 
+import operator
 from functools import cache
 
 from deita_assets.paths import sql_dir
@@ -17,3 +18,21 @@ def load_sql(name: str) -> str:
 def schema_statements() -> list[tuple[str, str]]:
     """Every `create_*.sql` in name order: the whole schema, each statement idempotent."""
     return [(p.stem, p.read_text(encoding="utf-8")) for p in sorted(sql_dir().glob("create_*.sql"))]
+
+
+MAX_VECTOR_DIM = 65_536
+
+
+def load_sql_for_dim(name: str, dim: int) -> str:
+    """Text of the template `sql/<name>.sql` with `{dim}` (a vector width) filled in.
+
+    Why a template at all: DuckDB's fixed-width `FLOAT[d]` needs d in the DDL and a table name cannot
+    be a parameter, so vectors live in one table per width. The width is the only thing ever formatted
+    into SQL, and only after checking it is a positive int; values still travel as `?` parameters.
+    """
+    if isinstance(dim, bool):
+        raise TypeError("dim must be an int, not a bool")
+    width = operator.index(dim)  # ints (incl. numpy ints) only: no str / float reaches the SQL text
+    if not 0 < width <= MAX_VECTOR_DIM:
+        raise ValueError(f"vector width must be in 1..{MAX_VECTOR_DIM}, got {width}")
+    return load_sql(name).replace("{dim}", str(width))

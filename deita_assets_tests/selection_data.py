@@ -3,7 +3,7 @@
 import numpy as np
 import pyarrow as pa
 
-from deita_assets.assets.embeddings import embedding_rows
+from deita_assets.assets.embeddings import embedding_rows, write_embeddings
 from deita_assets.resources.store import DuckDBStore, insert_rows
 
 
@@ -21,9 +21,8 @@ def write_selection_inputs(
     """Embeddings, scores (complexity [evol, 1], quality [1, 10 - evol]) and held-out ids."""
     n = len(ids)
     with store.get_connection() as conn:
-        insert_rows(
-            conn, "pool_embeddings", embedding_rows(shards, ids, vectors, np.zeros(n, bool), model, spec)
-        )
+        meta, rows = embedding_rows(shards, ids, vectors, np.zeros(n, bool), model, spec)
+        write_embeddings(conn, meta, rows, vectors.shape[1])
         scores = pa.table(
             {
                 "shard": shards,

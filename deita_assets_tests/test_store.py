@@ -1,6 +1,11 @@
+import duckdb
+import numpy as np
 import pyarrow as pa
+import pytest
 
+from deita_assets.assets.embeddings import embedding_rows, write_embeddings
 from deita_assets.resources.store import SCHEMA_VERSION, DuckDBStore
+from deita_assets.sql import load_sql_for_dim
 
 
 def test_schema_created_once_with_version(store: DuckDBStore) -> None:
@@ -19,3 +24,20 @@ def test_replace_partition_is_idempotent(store: DuckDBStore) -> None:
         store.replace_partition("evaluation", "delete_evaluation_partition", ["a"], rows)
     with store.get_connection() as conn:
         assert conn.execute("SELECT count(*) FROM evaluation").fetchone() == (2,)
+
+
+def test_vector_tables_only_take_a_validated_width(store: DuckDBStore) -> None:
+    assert "FLOAT[384]" in load_sql_for_dim("vectors_create_table", np.int64(384))
+    for bad in ("384", 0, -1, 3.0, True, "8]); DROP TABLE pool; --"):
+        with pytest.raises((TypeError, ValueError)):
+            load_sql_for_dim("vectors_create_table", bad)
+    meta, vectors = embedding_rows(["s"], ["r"], np.ones((1, 3), np.float32), np.zeros(1, bool), "m", "m|3")
+    with pytest.raises(duckdb.Error), store.transaction() as conn:  # rolled back together
+        write_embeddings(conn, meta, vectors, 3)
+        conn.execute("SELECT error('boom')")
+    with store.get_connection() as conn:
+        assert conn.execute("SELECT count(*) FROM pool_embeddings").fetchone() == (0,)
+        write_embeddings(conn, meta, vectors, 3)
+        got = conn.sql("SELECT embedding FROM pool_vectors_3").to_arrow_table()
+    kind = got.schema.field("embedding").type
+    assert pa.types.is_fixed_size_list(kind) and kind.list_size == 3 and kind.value_type == pa.float32()

@@ -9,9 +9,11 @@ actually changed. The code version is bumped only if the embedding code itself c
 """
 
 import hashlib
+import operator
 import time
 
 import dagster as dg
+import duckdb
 import numpy as np
 import pyarrow as pa
 
@@ -19,34 +21,42 @@ from deita_assets.automation import PER_SHARD
 from deita_assets.core.embedding import embedding_text
 from deita_assets.partitions import pool_shard
 from deita_assets.resources.embedder import EmbedderResource
-from deita_assets.resources.store import DuckDBStore
+from deita_assets.resources.store import DuckDBStore, insert_rows
+from deita_assets.sql import load_sql, load_sql_for_dim
 
-EMBEDDING_CODE_VERSION = "1"
+EMBEDDING_CODE_VERSION = "2"  # 2: vectors in fixed-width pool_vectors_<dim>
 
 
-def vectors_to_arrow(vectors: np.ndarray) -> pa.ListArray:
-    """n × d float32 -> Arrow list<float> (DuckDB FLOAT[]) without a per-row Python loop."""
-    n, dim = vectors.shape
-    offsets = pa.array(np.arange(0, (n + 1) * dim, dim, dtype=np.int32))
-    return pa.ListArray.from_arrays(offsets, pa.array(np.ascontiguousarray(vectors, np.float32).ravel()))
+def vectors_to_arrow(vectors: np.ndarray) -> pa.FixedSizeListArray:
+    """n × d float32 -> Arrow fixed_size_list<float, d> (DuckDB FLOAT[d]) without a per-row loop."""
+    flat = pa.array(np.ascontiguousarray(vectors, np.float32).ravel())
+    return pa.FixedSizeListArray.from_arrays(flat, vectors.shape[1])
 
 
 def embedding_rows(
     shards: list[str], row_ids: list[str], vectors: np.ndarray, truncated: np.ndarray, model: str, spec: str
-) -> pa.Table:
-    """Rows of `pool_embeddings` (vectors: n × d float32, unit rows)."""
-    n = len(row_ids)
-    return pa.table(
+) -> tuple[pa.Table, pa.Table]:
+    """Rows of `pool_embeddings` and of `pool_vectors_<d>` (vectors: n × d float32, unit rows)."""
+    n, dim = vectors.shape
+    meta = pa.table(
         {
             "shard": pa.array(shards, pa.string()),
             "row_id": pa.array(row_ids, pa.string()),
             "model": pa.array([model] * n, pa.string()),
             "spec": pa.array([spec] * n, pa.string()),
-            "dim": pa.array(np.full(n, vectors.shape[1] if n else 0, dtype=np.int32)),
+            "dim": pa.array(np.full(n, dim, dtype=np.int32)),
             "truncated": pa.array(np.asarray(truncated, dtype=bool)),
-            "embedding": vectors_to_arrow(vectors.reshape(n, -1) if n else np.zeros((0, 1), np.float32)),
         }
     )
+    vector_rows = meta.select(["shard", "row_id", "spec"])
+    return meta, vector_rows.append_column("embedding", vectors_to_arrow(vectors))
+
+
+def write_embeddings(conn: duckdb.DuckDBPyConnection, meta: pa.Table, vectors: pa.Table, dim: int) -> None:
+    """Insert both halves of a batch of embeddings (the width's table is created on first use)."""
+    conn.execute(load_sql_for_dim("vectors_create_table", dim))
+    insert_rows(conn, "pool_embeddings", meta)
+    insert_rows(conn, f"pool_vectors_{operator.index(dim)}", vectors)
 
 
 def data_version(spec: str, row_ids: list[str]) -> str:
@@ -75,36 +85,34 @@ def pool_embeddings(
     """
     shard, spec = context.partition_key, embedder.spec()
     pool_rows = store.fetch_arrow("select_pool_turns_for_shard", [shard]).to_pylist()
-    stored = store.fetch_arrow("select_embeddings_for_shard", [shard, spec])
-    wanted = {row["row_id"] for row in pool_rows}
-    reuse = stored.filter(pa.array([r in wanted for r in stored.column("row_id").to_pylist()], pa.bool_()))
-    have = set(reuse.column("row_id").to_pylist())
+    have = set(store.fetch_arrow("select_embedded_row_ids", [shard, spec]).column("row_id").to_pylist())
+    wanted = [row["row_id"] for row in pool_rows]
     todo = [row for row in pool_rows if row["row_id"] not in have]
+    reused = len(wanted) - len(todo)
     started = time.perf_counter()
     if todo:
         texts = [embedding_text(row["turns"], embedder.text_mode) for row in todo]
         vectors, truncated = embedder.embed(texts)
-    else:
-        vectors, truncated = np.zeros((0, 1), np.float32), np.zeros(0, bool)
     seconds = time.perf_counter() - started
-    fresh = embedding_rows(
-        [shard] * len(todo), [row["row_id"] for row in todo], vectors, truncated, embedder.model, spec
-    )
-    table = (
-        pa.concat_tables([reuse.select(fresh.column_names), fresh.cast(reuse.schema)])
-        if len(reuse)
-        else fresh
-    )
-    store.replace_partition("pool_embeddings", "delete_pool_embeddings_shard", [shard], table)
-    n_truncated = int(np.sum(table.column("truncated").to_numpy(zero_copy_only=False)))
-    dims = sorted(set(table.column("dim").to_pylist()))
+    with store.transaction() as conn:
+        for dim, _n in conn.execute(load_sql("select_embedding_dims"), [spec]).fetchall():
+            conn.execute(load_sql_for_dim("vectors_delete_stale", dim), [shard, spec, wanted]).fetchall()
+        stale = conn.execute(load_sql("delete_pool_embeddings_stale"), [shard, spec, wanted]).fetchone()[0]
+        if todo:
+            shards, ids = [shard] * len(todo), [row["row_id"] for row in todo]
+            meta, rows = embedding_rows(shards, ids, vectors, truncated, embedder.model, spec)
+            write_embeddings(conn, meta, rows, vectors.shape[1])
+        summary = conn.execute(load_sql("select_shard_embedding_summary"), [shard, spec]).fetchone()
+    n_rows, n_truncated, dims, other_specs = summary
     return dg.MaterializeResult(
         metadata={
-            "dagster/row_count": table.num_rows,
+            "dagster/row_count": n_rows,
             "embedded_now": len(todo),
-            "reused_same_spec": len(reuse),
+            "reused_same_spec": reused,
+            "dropped_rows_no_longer_in_shard": int(stale),
+            "rows_of_other_specs_kept": other_specs,
             "truncated_rows": n_truncated,
-            "truncated_share": n_truncated / max(table.num_rows, 1),
+            "truncated_share": n_truncated / max(n_rows, 1),
             "model": embedder.model,
             "spec": spec,
             "dim": dims[0] if len(dims) == 1 else str(dims),

@@ -42,8 +42,8 @@ from deita_assets.paths import artifacts_dir
 from deita_assets.resources.embedder import EmbedderResource
 from deita_assets.resources.llm import LLMResource
 from deita_assets.resources.store import DuckDBStore
-from deita_assets.selection_io import stream_repr_filter
-from deita_assets.sql import load_sql
+from deita_assets.selection_io import embedding_dim, stream_repr_filter, vectors_of
+from deita_assets.sql import load_sql_for_dim
 
 FILTER_STRATEGIES = {"deita": True, "diversity_only": False}  # strategy -> walk by score?
 SCORE_COLUMN = {"complexity_only": "complexity", "quality_only": "quality"}
@@ -128,13 +128,13 @@ def _filter_walk(
     store: DuckDBStore, spec: str, by_score: bool, config: SelectionConfig, budget: int, tau: float
 ) -> Walk:
     with store.get_connection() as conn:
-        dims = conn.execute(load_sql("select_embedding_dims"), [spec]).fetchall()
-        if not dims:
+        dim = embedding_dim(conn, spec)
+        if dim is None:
             raise dg.Failure(f"no pool_embeddings rows with spec {spec!r}: materialize pool_embeddings first")
         stream = stream_repr_filter(
             conn,
             spec=spec,
-            dim=int(dims[0][0]),
+            dim=dim,
             budget=budget,
             tau=tau,
             by_score=by_score,
@@ -421,11 +421,13 @@ def _checks(
     store: DuckDBStore, strategy_key: str, spec: str, walk: Walk, again: Walk, budget: int, tau: float
 ) -> list[dg.AssetCheckResult]:
     n_kept = len(walk.kept_ids)
-    vectors_table = store.fetch_arrow("select_kept_embeddings", [spec, strategy_key])
+    with store.get_connection() as conn:
+        dim = embedding_dim(conn, spec)
+        sql = load_sql_for_dim("vectors_select_kept", dim) if dim else None
+        vectors_table = conn.sql(sql, params=[spec, strategy_key]).to_arrow_table() if sql else None
     applies = strategy_key in FILTER_STRATEGIES
-    if vectors_table.num_rows:
-        flat = vectors_table.column("embedding").combine_chunks()
-        vectors = flat.flatten().to_numpy(zero_copy_only=False).reshape(vectors_table.num_rows, -1)
+    if vectors_table is not None and vectors_table.num_rows:
+        vectors = vectors_of(vectors_table.column("embedding"), dim)
         gram = gram_check(vectors, tau)
         gram_meta = {
             "pairs_above_tau": gram.pairs_above,

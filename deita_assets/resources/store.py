@@ -18,7 +18,7 @@ from deita_assets.core.retry import call_with_retry
 from deita_assets.paths import default_database_path
 from deita_assets.sql import load_sql, schema_statements
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2  # 2: vectors moved to fixed-width pool_vectors_<dim> tables
 _LOCK_MARKERS = ("Could not set lock", "Conflicting lock", "lock on file", "database is locked")
 
 
@@ -70,16 +70,23 @@ class DuckDBStore(DuckDBResource):
         A killed process leaves the previous state (DuckDB rolls back the open transaction), and a
         rerun never duplicates. `table` is a fixed identifier from code, never user input.
         """
+        with self.transaction() as conn:
+            conn.execute(load_sql(delete_sql), delete_params)
+            insert_rows(conn, table, rows)
+        return rows.num_rows
+
+    @contextmanager
+    def transaction(self) -> Iterator[duckdb.DuckDBPyConnection]:
+        """A connection inside one transaction: committed on success, rolled back on any error, so
+        writes spanning several tables land together or not at all."""
         with self.get_connection() as conn:
             conn.execute("BEGIN TRANSACTION")
             try:
-                conn.execute(load_sql(delete_sql), delete_params)
-                insert_rows(conn, table, rows)
+                yield conn
                 conn.execute("COMMIT")
             except BaseException:
                 conn.execute("ROLLBACK")
                 raise
-        return rows.num_rows
 
 
 def insert_rows(conn: duckdb.DuckDBPyConnection, table: str, rows: pa.Table) -> None:

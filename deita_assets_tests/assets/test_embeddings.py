@@ -7,7 +7,7 @@ import dagster as dg
 import numpy as np
 import pytest
 
-from deita_assets.assets.embeddings import pool_embeddings
+from deita_assets.assets.embeddings import embedding_rows, pool_embeddings, write_embeddings
 from deita_assets.assets.ingest import raw_pool
 from deita_assets.core.ingest import file_digest, shard_key
 from deita_assets.partitions import pool_shard
@@ -48,8 +48,9 @@ def embed(instance, store, key, **embedder):
 def stored(store: DuckDBStore, key: str):
     with store.get_connection() as conn:
         return conn.execute(
-            "SELECT row_id, spec, dim, truncated, embedding FROM pool_embeddings "
-            "WHERE shard = ? ORDER BY row_id",
+            "SELECT e.row_id, e.spec, e.dim, e.truncated, v.embedding FROM pool_embeddings AS e "
+            "JOIN pool_vectors_384 AS v USING (shard, row_id, spec) "
+            "WHERE e.shard = ? ORDER BY e.spec, e.row_id",
             [key],
         ).fetchall()
 
@@ -74,7 +75,25 @@ def test_embeds_once_and_only_a_spec_change_re_embeds(shared_data, deita_home, s
     assert again["embedded_now"] == 0 and again["reused_same_spec"] == 24
     assert stored(store, key) == rows and version_again == version
 
+    with store.transaction() as conn:  # a row of this spec that is no longer in the shard
+        meta_rows, vector_rows = embedding_rows(
+            [key], ["gone"], vectors[:1], np.zeros(1, bool), "m", rows[0][1]
+        )
+        write_embeddings(conn, meta_rows, vector_rows, 384)
+    pruned, _ = embed(instance, store, key)
+    assert pruned["embedded_now"] == 0 and pruned["dropped_rows_no_longer_in_shard"] == 1
+    with store.get_connection() as conn:
+        assert conn.execute("SELECT count(*) FROM pool_vectors_384 WHERE row_id = 'gone'").fetchone() == (0,)
+    assert stored(store, key) == rows
+
     changed, version_changed = embed(instance, store, key, text_mode="instruction")
     assert changed["embedded_now"] == 24 and changed["reused_same_spec"] == 0
     assert version_changed != version
-    assert {r[1] for r in stored(store, key)} == {EmbedderResource(text_mode="instruction").spec()}
+    # the first spec's rows stay next to the new ones (nothing dropped), so switching back re-embeds nothing
+    both = stored(store, key)
+    assert len(both) == 48 and [r for r in both if r[1] == rows[0][1]] == rows
+    assert {r[1] for r in both} == {rows[0][1], EmbedderResource(text_mode="instruction").spec()}
+    assert changed["rows_of_other_specs_kept"] == 24 and changed["dagster/row_count"] == 24
+    back, version_back = embed(instance, store, key)
+    assert back["embedded_now"] == 0 and back["reused_same_spec"] == 24 and version_back == version
+    assert stored(store, key) == both

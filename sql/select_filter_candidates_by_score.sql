@@ -1,7 +1,0 @@
--- Repr Filter walk for a score strategy: rows scored ok and embedded with the given model, held-out rows excluded; best first, ties by row id.
-SELECT e.rowid AS embedding_rowid, s.evol_score AS score
-FROM pool_scores AS s
-JOIN pool_embeddings AS e ON e.row_id = s.row_id AND e.shard = s.shard
-WHERE e.spec = ? AND s.status = 'ok' AND s.evol_score IS NOT NULL
-  AND NOT EXISTS (SELECT 1 FROM eval_holdout AS h WHERE h.row_id = s.row_id)
-ORDER BY s.evol_score DESC, s.row_id;
