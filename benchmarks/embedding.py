@@ -51,6 +51,7 @@ def main() -> None:
     from deita_assets.partitions import pool_shard
     from deita_assets.resources.embedder import EmbedderResource
     from deita_assets.resources.store import DuckDBStore
+    from deita_assets.sql import load_sql_for_dim
 
     shared = Path(os.environ.get("DEITA_SHARED_DATA", ROOT.parent / "shared" / "data"))
     records = json.loads((shared / "alpaca" / "alpaca_5000.json").read_text())[: args.rows]
@@ -81,6 +82,8 @@ def main() -> None:
 
         def asset() -> float:
             with store.get_connection() as conn:
+                for (dim,) in conn.execute("SELECT DISTINCT dim FROM pool_embeddings").fetchall():
+                    conn.execute(load_sql_for_dim("vectors_delete_all", dim))
                 conn.execute("DELETE FROM pool_embeddings")
             start = time.perf_counter()
             result = dg.materialize(

@@ -3,9 +3,14 @@
 Re-embedding rule: a row is re-embedded only when its embedding *spec* changes — model, text mode,
 E5 prefix, max sequence length (`EmbedderResource.spec()`), the things that change the vectors.
 Batch size, device, a rerun, a new scorer: nothing is recomputed (rows whose row id — a content hash —
-and spec are already stored are copied over, and the model is not even loaded). The asset returns a
-data version derived from (spec, row ids), so downstream selection only goes stale when the vectors
+and spec are already stored stay in place, and the model is not even loaded). Rows of other specs stay
+too (counted in metadata), so switching the embedder back re-embeds nothing. The asset returns a data
+version derived from (spec, row ids), so downstream selection only goes stale when the vectors
 actually changed. The code version is bumped only if the embedding code itself changes.
+
+Storage: `pool_embeddings` holds one row per (shard, row, spec) with model, dim and truncation; the
+vectors go to `pool_vectors_<dim>` as fixed-width FLOAT[dim] (see sql/vectors_create_table.sql for
+why), both written in one transaction.
 """
 
 import hashlib
@@ -94,10 +99,11 @@ def pool_embeddings(
         texts = [embedding_text(row["turns"], embedder.text_mode) for row in todo]
         vectors, truncated = embedder.embed(texts)
     seconds = time.perf_counter() - started
+    keep = [row_id for row_id in wanted if row_id in have]  # everything else of (shard, spec) goes
     with store.transaction() as conn:
         for dim, _n in conn.execute(load_sql("select_embedding_dims"), [spec]).fetchall():
-            conn.execute(load_sql_for_dim("vectors_delete_stale", dim), [shard, spec, wanted]).fetchall()
-        stale = conn.execute(load_sql("delete_pool_embeddings_stale"), [shard, spec, wanted]).fetchone()[0]
+            conn.execute(load_sql_for_dim("vectors_delete_stale", dim), [shard, spec, keep]).fetchall()
+        stale = conn.execute(load_sql("delete_pool_embeddings_stale"), [shard, spec, keep]).fetchone()[0]
         if todo:
             shards, ids = [shard] * len(todo), [row["row_id"] for row in todo]
             meta, rows = embedding_rows(shards, ids, vectors, truncated, embedder.model, spec)
