@@ -1,11 +1,14 @@
 """Feed the Repr Filter from DuckDB in walk order, window by window, never loading the whole pool.
 
-Phase 1 asks DuckDB for the walk order as physical row ids only (8 bytes a row: 16 MB for 2M rows).
-Phase 2 fetches embeddings for one window of that order at a time and stops as soon as the filter has
-m rows. DuckDB has no cheap point lookups (a rowid IN-list still scans the column), so a window costs
-one scan of the embedding column; windows are therefore large (`window_rows`) and the first one is
-sized to the budget so a typical walk needs a single scan. Memory: the order, one window
-(window_rows × d float32) and the filter's kept set.
+Phase 1 asks DuckDB for the walk order as physical row ids of `pool_vectors_<dim>` only (8 bytes a
+row: 16 MB for 2M rows). Phase 2 fetches vectors for one window of that order at a time and stops as
+soon as the filter has m rows. A window's rows are scattered over the whole table (score order is not
+storage order), so a window costs one pass over the FLOAT[dim] column; measured on 2M × 768, that pass
+is bound by DuckDB's scan (~1-2.5 s), not by the id list (sorting the ids, `= ANY`, a join against a
+registered Arrow table or a larger memory limit made no measurable difference). Windows are therefore
+large (`window_rows`) and the first one is sized to the budget so a typical walk needs a single pass.
+The fixed-width column arrives as an Arrow fixed_size_list and becomes an n × dim matrix without
+per-row work. Memory: the order, one window (window_rows × d float32) and the filter's kept set.
 
 Everything runs on ONE connection: DuckDB row ids are only stable within a snapshot, and the reads
 between filter steps are short. The connection's memory limit is lowered so scans do not fill the
