@@ -41,3 +41,27 @@ def test_vector_tables_only_take_a_validated_width(store: DuckDBStore) -> None:
         got = conn.sql("SELECT embedding FROM pool_vectors_3").to_arrow_table()
     kind = got.schema.field("embedding").type
     assert pa.types.is_fixed_size_list(kind) and kind.list_size == 3 and kind.value_type == pa.float32()
+
+
+def test_a_schema_1_store_keeps_its_list_vectors(tmp_path) -> None:
+    path = str(tmp_path / "old.duckdb")
+    with duckdb.connect(path) as conn:  # pool_embeddings as schema 1 created it
+        conn.execute(
+            "CREATE TABLE pool_embeddings (shard VARCHAR NOT NULL, row_id VARCHAR NOT NULL, "
+            "model VARCHAR NOT NULL, spec VARCHAR NOT NULL, dim INTEGER NOT NULL, "
+            "truncated BOOLEAN NOT NULL, "
+            "embedding FLOAT[] NOT NULL, embedded_at TIMESTAMP NOT NULL DEFAULT current_timestamp)"
+        )
+        conn.execute(
+            "INSERT INTO pool_embeddings VALUES ('s', 'a', 'm', 'm|2', 2, false, [0.5, 0.75], now()), "
+            "('s', 'b', 'n', 'n|3', 3, true, [1, 0, 0], now())"
+        )
+    with DuckDBStore(database=path).get_connection() as conn:
+        assert conn.execute("SELECT spec, embedding FROM pool_vectors_2").fetchall() == [("m|2", (0.5, 0.75))]
+        assert conn.execute("SELECT row_id, embedding FROM pool_vectors_3").fetchall() == [
+            ("b", (1.0, 0.0, 0.0))
+        ]
+        assert conn.execute("SELECT row_id, dim FROM pool_embeddings ORDER BY row_id").fetchall() == [
+            ("a", 2),
+            ("b", 3),
+        ]

@@ -16,7 +16,7 @@ from pydantic import Field
 
 from deita_assets.core.retry import call_with_retry
 from deita_assets.paths import default_database_path
-from deita_assets.sql import load_sql, schema_statements
+from deita_assets.sql import load_sql, load_sql_for_dim, schema_statements
 
 SCHEMA_VERSION = 2  # 2: vectors moved to fixed-width pool_vectors_<dim> tables
 _LOCK_MARKERS = ("Could not set lock", "Conflicting lock", "lock on file", "database is locked")
@@ -110,9 +110,27 @@ def _ensure_schema(conn: duckdb.DuckDBPyConnection, database: str) -> None:
         return
     for _name, statement in schema_statements():
         conn.execute(statement)
+    _move_list_embeddings(conn)
     conn.execute(
         "INSERT INTO schema_version (version) SELECT ? WHERE NOT EXISTS "
         "(SELECT 1 FROM schema_version WHERE version = ?)",
         [SCHEMA_VERSION, SCHEMA_VERSION],
     )
     _schema_ready.add(database)
+
+
+def _move_list_embeddings(conn: duckdb.DuckDBPyConnection) -> None:
+    """Schema 1 -> 2: move FLOAT[] vectors out of pool_embeddings into pool_vectors_<dim>, in one
+    transaction, so a store built before keeps its embeddings (none dropped, none re-embedded)."""
+    if conn.execute(load_sql("select_list_embedding_column")).fetchone()[0] == 0:
+        return
+    conn.execute("BEGIN TRANSACTION")
+    try:
+        for (dim,) in conn.execute(load_sql("select_embedding_widths")).fetchall():
+            conn.execute(load_sql_for_dim("vectors_create_table", dim))
+            conn.execute(load_sql_for_dim("vectors_copy_from_list_column", dim), [dim])
+        conn.execute(load_sql("drop_list_embedding_column"))
+        conn.execute("COMMIT")
+    except BaseException:
+        conn.execute("ROLLBACK")
+        raise
