@@ -2,15 +2,21 @@
 
 Usage: python benchmarks/selection_effect.py [--data ../shared/data] [--pool-size 3000] [--budget 200]
        [--steps 25] [--seeds 0,1] [--strategies deita,random,longest_response] [--judge-questions 0]
+       [--evol-seeds 32] [--evol-rounds 5] [--scorer-epochs 2] [--pool-scorer embedding_head|lm]
 
 Pipeline, through the project's own code (each step says in its output whether it ran the real asset):
 1. ingest every pool file of the data folder exactly as `raw_pool` does (inbox plan + ingest_shard),
    then keep a seeded uniform sample of --pool-size rows as the demo pool (the full ~90K-row pool
    cannot be scored and embedded on 2 CPU cores in a benchmark);
 2. `eval_holdout` (real asset): MT-Bench prompts + a held-out split of LIMA/GPTeacher rows;
-3. per strategy and seed: `selected_subset` when it is defined on main (real asset, with its
-   upstream), otherwise a stand-in that the output names: random = core.selection.random_order,
-   longest_response = longest total assistant text; deita has no stand-in and is skipped;
+3. for deita, its whole upstream as real assets on an ephemeral instance where the demo pool's shards
+   are registered as `pool_shard` partitions: evol_seed → evolved_variants[dimension] →
+   ranked_scores[dimension] (the llm resource: offline, the bundled SmolLM2-135M labels the variants)
+   → scorer_model[dimension] → pool_embeddings and pool_scores for every shard; wall times, label
+   quality, scorer dev metrics and scored/failed pool rows are printed;
+   then per strategy and seed: `selected_subset` when it is defined on main (real asset), otherwise a
+   stand-in that the output names: random = core.selection.random_order, longest_response = longest
+   total assistant text; deita has no stand-in and is skipped;
 4. `finetuned_model` (real asset) with the same steps x batch for every strategy (equal compute and
    equal row budget), then `base_model_evaluation` and `model_evaluation` (real assets): reference
    NLL of MT-Bench GPT-4 answers and of the held-out rows; the judge only with --judge-questions > 0;
@@ -40,10 +46,13 @@ from deita_assets.assets.evaluation import (
     strategy_comparison,
 )
 from deita_assets.assets.ingest import ingest_shard
+from deita_assets.assets.pool_scores import DIMENSIONS
 from deita_assets.assets.training import finetuned_model
 from deita_assets.core.inbox import execute_plan, plan_inbox, scan_inbox
 from deita_assets.core.selection import random_order
+from deita_assets.partitions import pool_shard
 from deita_assets.resources.llm import LLMResource
+from deita_assets.resources.scorers import ScorersResource
 from deita_assets.resources.store import DuckDBStore
 from deita_assets.resources.trainer import TrainerResource
 from deita_assets.sql import load_sql
@@ -117,16 +126,122 @@ def real_selection(defs: dg.Definitions, resources: dict, strategy: str, budget:
         raise RuntimeError(f"selected_subset[{strategy}] failed")
 
 
-def embed_demo_pool(defs: dg.Definitions, resources: dict, shards: list[str]) -> float:
-    """The real pool_embeddings asset for every shard (deita's Repr Filter needs them)."""
-    (asset,) = [a for a in defs.assets if dg.AssetKey("pool_embeddings") in a.keys]
-    instance = dg.DagsterInstance.ephemeral()
-    instance.add_dynamic_partitions("pool_shard", shards)
+def materialize_one(
+    defs: dg.Definitions,
+    resources: dict,
+    instance: dg.DagsterInstance,
+    name: str,
+    partition: str | None = None,
+    config: dict | None = None,
+) -> tuple[dict[str, Any], float]:
+    """One real asset run (one partition): its materialization metadata and wall seconds."""
+    (asset,) = [a for a in defs.assets if dg.AssetKey(name) in a.keys]
     started = time.perf_counter()
-    for shard in shards:
-        if not dg.materialize([asset], partition_key=shard, resources=resources, instance=instance).success:
-            raise RuntimeError(f"pool_embeddings[{shard}] failed")
-    return time.perf_counter() - started
+    result = dg.materialize(
+        [asset],
+        partition_key=partition,
+        resources=resources,
+        instance=instance,
+        run_config={"ops": {name: {"config": config}}} if config else None,
+        raise_on_error=False,
+    )
+    if not result.success:
+        failure = next((e for e in result.all_events if e.is_failure), None)
+        detail = (
+            failure.event_specific_data.error.message.strip()
+            if failure and failure.event_specific_data
+            else ""
+        )
+        raise RuntimeError(f"{name}[{partition}] failed: {detail}")
+    meta = result.asset_materializations_for_node(name)[0].metadata
+    return {k: v.value for k, v in meta.items()}, time.perf_counter() - started
+
+
+def _per_dimension(
+    run: Any, phases: dict[str, float], name: str, config: dict | None = None
+) -> dict[str, dict[str, Any]]:
+    out = {}
+    for dim in DIMENSIONS:
+        out[dim], seconds = run(name, dim, config)
+        phases[name] = phases.get(name, 0.0) + seconds
+    return out
+
+
+def deita_upstream(
+    defs: dg.Definitions, resources: dict, store: DuckDBStore, args: argparse.Namespace
+) -> dict[str, float]:
+    """evol_seed → evolved_variants → ranked_scores → scorer_model → pool_embeddings, pool_scores:
+    every step the real asset; prints what each produced and returns wall seconds per asset."""
+    shards = [r["shard"] for r in store.fetch_arrow("select_pool_shards").to_pylist()]
+    instance = dg.DagsterInstance.ephemeral()
+    instance.add_dynamic_partitions(pool_shard.name, shards)
+
+    def run(name: str, partition: str | None = None, config: dict | None = None):
+        return materialize_one(defs, resources, instance, name, partition, config)
+
+    phases: dict[str, float] = {}
+    seed, phases["evol_seed"] = run("evol_seed", config={"size": args.evol_seeds})
+    print(
+        f"evol_seed: {seed['dagster/row_count']} of {args.evol_seeds} seeds "
+        f"({seed['eligible_rows']} eligible rows)"
+    )
+    evol_config = {"rounds": args.evol_rounds, "max_tokens_cap": args.evol_max_tokens}
+    for dim, meta in _per_dimension(run, phases, "evolved_variants", evol_config).items():
+        print(
+            f"evolved_variants[{dim}]: {meta['dagster/row_count']} rows, degenerate "
+            f"{meta['degenerate_rate']:.0%}, failed {meta['failed_rate']:.0%} of rewrites; "
+            f"{meta['llm_model']} via {meta['llm_backend']}: {meta['llm_http_requests']} HTTP requests, "
+            f"{meta['llm_completion_tokens']} tokens generated, {meta['llm_failed']} failed"
+        )
+    labels = _per_dimension(run, phases, "ranked_scores")
+    for dim, meta in labels.items():
+        print(
+            f"ranked_scores[{dim}]: {meta['scored_seeds']} seeds scored, {meta['failed_seeds']} failed; "
+            f"Spearman round vs LLM score {_fmt(meta['spearman_round_vs_score'])} "
+            "(the paper's evolution should raise the score with the round)"
+        )
+    scorer_config = {"epochs": args.scorer_epochs}
+    for dim, meta in _per_dimension(run, phases, "scorer_model", scorer_config).items():
+        print(
+            f"scorer_model[{dim}]: {meta['n_train']} train / {meta['n_dev']} dev variants "
+            f"({meta['train_seeds']} / {meta['dev_seeds']} seeds), LM scorer trained in "
+            f"{meta['train_seconds']:.0f} s; "
+            f"dev metrics vs the LLM labels:\n{meta['dev_metrics']}"
+        )
+    for name in ("pool_embeddings", "pool_scores"):
+        metas = []
+        for shard in shards:
+            meta, seconds = run(name, shard)
+            metas.append(meta)
+            phases[name] = phases.get(name, 0.0) + seconds
+        if name == "pool_scores":
+            scored, failed = sum(m["scored"] for m in metas), sum(m["failed"] for m in metas)
+            print(
+                f"pool_scores ({resources['scorers'].pool_kind}): {scored} rows scored ok, {failed} failed "
+                f"over {len(shards)} shards in {phases[name]:.0f} s"
+            )
+            for m in metas:
+                if m["failed"]:
+                    print(f"  failure reasons:\n{m['failure_reasons']}")
+    print(
+        f"how much the deita row can mean: its scorers learned from "
+        f"{sum(m['scored_seeds'] for m in labels.values())} ranked seed ladders labelled by "
+        f"{_labeller(resources)}; with dev Spearman near 0 the evol score is close to noise and deita "
+        "reduces to the Repr Filter over a weakly ordered pool — machinery, not evidence for DEITA"
+    )
+    print("deita upstream wall times: " + ", ".join(f"{k} {v:.0f} s" for k, v in phases.items()))
+    return phases
+
+
+def _fmt(value: Any) -> str:
+    return f"{value:+.2f}" if isinstance(value, float) else str(value)
+
+
+def _labeller(resources: dict) -> str:
+    llm = resources["llm"]
+    if llm.base_url is None:
+        return f"the offline bundled {Path(llm.model).name} (a 135M model: weak labels)"
+    return f"{llm.model} at {llm.backend_label or 'the configured endpoint'}"
 
 
 def evaluation_rows(store: DuckDBStore) -> dict[tuple[str, str], float]:
@@ -142,7 +257,7 @@ def prepare(
 ) -> None:
     """Demo pool, eval_holdout and the base model's evaluation: done once, shared by every seed."""
     pool = build_demo_pool(store, args.data, home / "inbox", args.pool_size, seed=0)
-    print(f"pool: {pool['ingested_rows']} rows ingested from {pool['shards']} shards")
+    print(f"pool: {pool['ingested_rows']} rows ingested from {pool['shards']} shards in {pool['seconds']:.0f} s")
     print(f"demo pool {pool['demo_rows']} rows: {pool['sources']}")
     holdout = dg.materialize([eval_holdout], resources=resources)
     held = holdout.asset_materializations_for_node("eval_holdout")[0].metadata
@@ -240,6 +355,12 @@ def print_summary(results: dict[str, list[dict[str, Any]]], base: dict[tuple[str
         )
 
 
+def _with_pool_kind(scorers: ScorersResource, kind: str) -> ScorersResource:
+    """The configured scorers resource (env vars honoured) with the pool kind chosen on the command line."""
+    fields = {f: getattr(scorers, f) for f in ScorersResource.model_fields if f != "pool_kind"}
+    return ScorersResource(**fields, pool_kind=kind)
+
+
 def main() -> None:
     default_data = os.environ.get(
         "DEITA_SHARED_DATA", Path(__file__).resolve().parents[1].parent / "shared" / "data"
@@ -259,6 +380,17 @@ def main() -> None:
     parser.add_argument("--judge-questions", type=int, default=0)
     parser.add_argument("--threads", type=int, default=0, help="torch threads (1 helps on a busy CPU)")
     parser.add_argument("--bf16", action=argparse.BooleanOptionalAction, default=True)
+    deita = parser.add_argument_group("deita upstream (evol labels, scorers, pool scores)")
+    deita.add_argument("--evol-seeds", type=int, default=32, help="evol_seed size (paper: 2,000)")
+    deita.add_argument("--evol-rounds", type=int, default=5, help="evolution rounds M per seed (paper: 5)")
+    deita.add_argument("--evol-max-tokens", type=int, default=1024, help="cap on tokens per rewrite")
+    deita.add_argument("--scorer-epochs", type=float, default=2.0, help="LM scorer epochs (paper: 6)")
+    deita.add_argument(
+        "--pool-scorer",
+        choices=["embedding_head", "lm"],
+        default=os.environ.get("DEITA_POOL_SCORER", "embedding_head"),
+        help="scorer kind for pool_scores: embedding_head (embedding speed) or lm (~12 rows/s/dimension)",
+    )
     args = parser.parse_args()
     if not args.data.is_dir():
         sys.exit(f"data folder {args.data} not found (pass --data or set DEITA_SHARED_DATA)")
@@ -272,6 +404,7 @@ def main() -> None:
         "store": store,
         "trainer": TrainerResource(torch_threads=args.threads),
         "llm": defs.resources.get("llm", LLMResource()),
+        "scorers": _with_pool_kind(defs.resources.get("scorers", ScorersResource()), args.pool_scorer),
     }
     defined = {k.to_user_string() for a in defs.assets for k in a.keys}
     strategies = args.strategies.split(",")
@@ -285,8 +418,11 @@ def main() -> None:
     else:
         prepare(store, args, home, resources, eval_config)
     if "deita" in strategies and {"selected_subset", "pool_scores"} <= defined:
-        shards = [r["shard"] for r in store.fetch_arrow("select_pool_shards").to_pylist()]
-        print(f"pool_embeddings for {len(shards)} shards in {embed_demo_pool(defs, resources, shards):.0f} s")
+        try:
+            deita_upstream(defs, resources, store, args)
+        except RuntimeError as error:
+            print(f"deita upstream FAILED, deita is skipped: {error}")
+            defined.discard("pool_scores")
 
     results: dict[str, list[dict[str, Any]]] = {}
     for seed in [int(s) for s in args.seeds.split(",")]:
