@@ -2,7 +2,8 @@
 
 Usage: python benchmarks/selection_effect.py [--data ../shared/data] [--pool-size 3000] [--budget 200]
        [--steps 25] [--seeds 0,1] [--strategies deita,random,longest_response] [--judge-questions 0]
-       [--evol-seeds 32] [--evol-rounds 5] [--scorer-epochs 2] [--pool-scorer embedding_head|lm]
+       [--evol-seeds 32] [--evol-rounds 5] [--scorer-epochs 1] [--scorer-max-steps N]
+       [--pool-scorer embedding_head|lm]
 
 Pipeline, through the project's own code (each step says in its output whether it ran the real asset):
 1. ingest every pool file of the data folder exactly as `raw_pool` does (inbox plan + ingest_shard),
@@ -200,7 +201,9 @@ def deita_upstream(
             f"Spearman round vs LLM score {_fmt(meta['spearman_round_vs_score'])} "
             "(the paper's evolution should raise the score with the round)"
         )
-    scorer_config = {"epochs": args.scorer_epochs}
+    scorer_config: dict[str, Any] = {"epochs": args.scorer_epochs}
+    if args.scorer_max_steps:
+        scorer_config["max_steps"] = args.scorer_max_steps
     for dim, meta in _per_dimension(run, phases, "scorer_model", scorer_config).items():
         print(
             f"scorer_model[{dim}]: {meta['n_train']} train / {meta['n_dev']} dev variants "
@@ -223,12 +226,7 @@ def deita_upstream(
             for m in metas:
                 if m["failed"]:
                     print(f"  failure reasons:\n{m['failure_reasons']}")
-    print(
-        f"how much the deita row can mean: its scorers learned from "
-        f"{sum(m['scored_seeds'] for m in labels.values())} ranked seed ladders labelled by "
-        f"{_labeller(resources)}; with dev Spearman near 0 the evol score is close to noise and deita "
-        "reduces to the Repr Filter over a weakly ordered pool — machinery, not evidence for DEITA"
-    )
+    print(meaning_of_deita_row(store, resources, sum(m["scored_seeds"] for m in labels.values())))
     print("deita upstream wall times: " + ", ".join(f"{k} {v:.0f} s" for k, v in phases.items()))
     return phases
 
@@ -237,11 +235,32 @@ def _fmt(value: Any) -> str:
     return f"{value:+.2f}" if isinstance(value, float) else str(value)
 
 
-def _labeller(resources: dict) -> str:
-    llm = resources["llm"]
-    if llm.base_url is None:
-        return f"the offline bundled {Path(llm.model).name} (a 135M model: weak labels)"
-    return f"{llm.model} at {llm.backend_label or 'the configured endpoint'}"
+def meaning_of_deita_row(store: DuckDBStore, resources: dict, ladders: int, floor: float = 0.3) -> str:
+    """How far the deita row can be read as DEITA's effect: who labelled, how well the scorer agrees."""
+    llm, kind = resources["llm"], resources["scorers"].pool_kind
+    kinds = ("lm", "pretrained") if kind == "lm" else (kind,)
+    dev = {
+        r["dimension"]: r["dev_spearman"]
+        for r in store.fetch_arrow("select_scorer_eval").to_pylist()
+        if r["scorer_kind"] in kinds
+    }
+    labeller = (
+        f"the offline local server on {llm.model} (a 135M model: weak labels)"
+        if llm.base_url is None
+        else f"{llm.model} at {llm.backend_label or 'the configured endpoint'}"
+    )
+    weak = [d for d, v in dev.items() if v is None or v < floor]
+    verdict = (
+        f"below {floor} for {weak}: the evol score is close to noise there, so deita is mostly the Repr "
+        "Filter over a weakly ordered pool — machinery, not evidence for or against DEITA"
+        if weak
+        else f"at or above {floor} in both dimensions: the order carries the labeller's judgement"
+    )
+    spearman = ", ".join(f"{d} {_fmt(v)}" for d, v in sorted(dev.items()))
+    return (
+        f"how much the deita row can mean: pool scored by the {kind} scorer trained on {ladders} ranked "
+        f"variant ladders labelled by {labeller}; its dev Spearman vs those labels: {spearman}; {verdict}"
+    )
 
 
 def evaluation_rows(store: DuckDBStore) -> dict[tuple[str, str], float]:
@@ -257,7 +276,9 @@ def prepare(
 ) -> None:
     """Demo pool, eval_holdout and the base model's evaluation: done once, shared by every seed."""
     pool = build_demo_pool(store, args.data, home / "inbox", args.pool_size, seed=0)
-    print(f"pool: {pool['ingested_rows']} rows ingested from {pool['shards']} shards in {pool['seconds']:.0f} s")
+    print(
+        f"pool: {pool['ingested_rows']} rows ingested from {pool['shards']} shards in {pool['seconds']:.0f} s"
+    )
     print(f"demo pool {pool['demo_rows']} rows: {pool['sources']}")
     holdout = dg.materialize([eval_holdout], resources=resources)
     held = holdout.asset_materializations_for_node("eval_holdout")[0].metadata
@@ -384,7 +405,8 @@ def main() -> None:
     deita.add_argument("--evol-seeds", type=int, default=32, help="evol_seed size (paper: 2,000)")
     deita.add_argument("--evol-rounds", type=int, default=5, help="evolution rounds M per seed (paper: 5)")
     deita.add_argument("--evol-max-tokens", type=int, default=1024, help="cap on tokens per rewrite")
-    deita.add_argument("--scorer-epochs", type=float, default=2.0, help="LM scorer epochs (paper: 6)")
+    deita.add_argument("--scorer-epochs", type=float, default=1.0, help="LM scorer epochs (paper: 6)")
+    deita.add_argument("--scorer-max-steps", type=int, default=None, help="cap on LM scorer steps")
     deita.add_argument(
         "--pool-scorer",
         choices=["embedding_head", "lm"],
