@@ -218,17 +218,24 @@ def deita_upstream(
             metas.append(meta)
             phases[name] = phases.get(name, 0.0) + seconds
         if name == "pool_scores":
-            scored, failed = sum(m["scored"] for m in metas), sum(m["failed"] for m in metas)
-            print(
-                f"pool_scores ({resources['scorers'].pool_kind}): {scored} rows scored ok, {failed} failed "
-                f"over {len(shards)} shards in {phases[name]:.0f} s"
-            )
-            for m in metas:
-                if m["failed"]:
-                    print(f"  failure reasons:\n{m['failure_reasons']}")
+            print(pool_scores_summary(store, resources, metas, phases[name]))
     print(meaning_of_deita_row(store, resources, sum(m["scored_seeds"] for m in labels.values())))
     print("deita upstream wall times: " + ", ".join(f"{k} {v:.0f} s" for k, v in phases.items()))
     return phases
+
+
+def pool_scores_summary(store: DuckDBStore, resources: dict, metas: list[dict], seconds: float) -> str:
+    """Rows scored ok / failed (with reasons) over all shards, read from the table: skipped shards too."""
+    status = store.fetch_arrow("select_pool_scores_status").to_pylist()
+    ok = sum(r["n"] for r in status if r["status"] == "ok")
+    failed = [f"{r['n']} {r['failure_reason']}" for r in status if r["status"] != "ok"]
+    recomputed = sum(bool(m["recomputed"]) for m in metas)
+    return (
+        f"pool_scores ({resources['scorers'].pool_kind} scorer): {ok} rows scored ok, "
+        f"{sum(r['n'] for r in status) - ok} failed{': ' + '; '.join(failed) if failed else ''}; "
+        f"{recomputed} of {len(metas)} shards recomputed (the others' rows and scorers were unchanged), "
+        f"{seconds:.0f} s"
+    )
 
 
 def _fmt(value: Any) -> str:
