@@ -204,7 +204,8 @@ def deita_upstream(
     scorer_config: dict[str, Any] = {"epochs": args.scorer_epochs}
     if args.scorer_max_steps:
         scorer_config["max_steps"] = args.scorer_max_steps
-    for dim, meta in _per_dimension(run, phases, "scorer_model", scorer_config).items():
+    scorer_metas = _per_dimension(run, phases, "scorer_model", scorer_config)
+    for dim, meta in scorer_metas.items():
         print(
             f"scorer_model[{dim}]: {meta['n_train']} train / {meta['n_dev']} dev variants "
             f"({meta['train_seeds']} / {meta['dev_seeds']} seeds), LM scorer trained in "
@@ -219,7 +220,9 @@ def deita_upstream(
             phases[name] = phases.get(name, 0.0) + seconds
         if name == "pool_scores":
             print(pool_scores_summary(store, resources, metas, phases[name]))
-    print(meaning_of_deita_row(store, resources, sum(m["scored_seeds"] for m in labels.values())))
+    ladders = sum(m["scored_seeds"] for m in labels.values())
+    n_dev = {dim: m["n_dev"] for dim, m in scorer_metas.items()}
+    print(meaning_of_deita_row(store, resources, ladders, n_dev))
     print("deita upstream wall times: " + ", ".join(f"{k} {v:.0f} s" for k, v in phases.items()))
     return phases
 
@@ -242,7 +245,9 @@ def _fmt(value: Any) -> str:
     return f"{value:+.2f}" if isinstance(value, float) else str(value)
 
 
-def meaning_of_deita_row(store: DuckDBStore, resources: dict, ladders: int, floor: float = 0.3) -> str:
+def meaning_of_deita_row(
+    store: DuckDBStore, resources: dict, ladders: int, n_dev: dict[str, int], floor: float = 0.3
+) -> str:
     """How far the deita row can be read as DEITA's effect: who labelled, how well the scorer agrees."""
     llm, kind = resources["llm"], resources["scorers"].pool_kind
     kinds = ("lm", "pretrained") if kind == "lm" else (kind,)
@@ -263,7 +268,7 @@ def meaning_of_deita_row(store: DuckDBStore, resources: dict, ladders: int, floo
         if weak
         else f"at or above {floor} in both dimensions: the order carries the labeller's judgement"
     )
-    spearman = ", ".join(f"{d} {_fmt(v)}" for d, v in sorted(dev.items()))
+    spearman = ", ".join(f"{d} {_fmt(v)} on {n_dev[d]} dev variants" for d, v in sorted(dev.items()))
     return (
         f"how much the deita row can mean: pool scored by the {kind} scorer trained on {ladders} ranked "
         f"variant ladders labelled by {labeller}; its dev Spearman vs those labels: {spearman}; {verdict}"
