@@ -1,16 +1,17 @@
 """Batched vs one-row-at-a-time LM scoring with the same model and rows, side by side in one run.
 
-Usage: python benchmarks/scoring.py [--rows 64] [--batch-size 16] [--dtype auto]
+Usage: python benchmarks/scoring.py [--rows 64] [--batch-size 64] [--max-batch-tokens 512] [--dtype auto]
                                     [--dimensions complexity,quality] [--max-length 512]
                                     [--model bundled:smollm2-135m-instruct]
 
 Rows are Alpaca pairs from ../shared/data (instruction + input, output), scored with the project's
 template. Four loops over one model (same weights, dtype, truncation), per dimension:
 - one row at a time, full prompt: the plain loop (what the official DEITA scripts do);
-- batched, full prompt: length-sorted batches padded on the right — batching alone;
+- batched, full prompt: length-sorted batches padded on the right, at most --batch-size rows and
+  --max-batch-tokens padded tokens each (the `scorers` resource's defaults) — batching alone;
 - one row at a time, shared prefix: the template's opening block read once (a key/value cache)
   and every row continuing from it — prefix reuse alone;
-- batched + shared prefix: what `LMScorer` does by default (the product path).
+- batched + shared prefix: what the `scorers` resource does by default (the product path).
 The headline ratio is the product path over the plain loop; the other two rows show where the
 speed comes from. A roofline line says how close the plain loop already is to this CPU's measured
 matmul peak: batching cannot go past that ceiling, it can only remove per-call overhead.
@@ -72,8 +73,11 @@ def timed(scorer: LMScorer, rows: list[tuple[str, ...]], one_at_a_time: bool) ->
 def compare(model, tokenizer, dimension: str, args: argparse.Namespace, peak: float) -> None:
     rows = alpaca_rows(args.rows, dimension)
     template = TEMPLATES[dimension]
-    full = LMScorer(model, tokenizer, template, args.max_length, args.batch_size, reuse_prefix=False)
-    reusing = LMScorer(model, tokenizer, template, args.max_length, args.batch_size)
+    batching = {"max_batch_tokens": args.max_batch_tokens or None}
+    full = LMScorer(
+        model, tokenizer, template, args.max_length, args.batch_size, reuse_prefix=False, **batching
+    )
+    reusing = LMScorer(model, tokenizer, template, args.max_length, args.batch_size, **batching)
     encoded, truncated = encode_rows(full.tokenized, tokenizer, rows, full.max_length)
     tokens = sum(map(len, encoded))
     print(
@@ -85,9 +89,9 @@ def compare(model, tokenizer, dimension: str, args: argparse.Namespace, peak: fl
         scorer.score(rows[:1])
     loops = {
         "one row at a time": (full, True),
-        f"batched ({args.batch_size})": (full, False),
+        "batched": (full, False),
         "one at a time + prefix": (reusing, True),
-        f"batched ({args.batch_size}) + prefix": (reusing, False),
+        "batched + prefix": (reusing, False),
     }
     results = {name: timed(scorer, rows, single) for name, (scorer, single) in loops.items()}
     plain_s, plain = results["one row at a time"]
@@ -97,10 +101,10 @@ def compare(model, tokenizer, dimension: str, args: argparse.Namespace, peak: fl
             f"{name:>28s} {seconds:8.2f} {len(rows) / seconds:8.2f} {plain_s / seconds:8.2f} "
             f"{np.nanmax(np.abs(scores - plain)):13.4f}"
         )
-    product_s, product = results[f"batched ({args.batch_size}) + prefix"]
+    product_s, product = results["batched + prefix"]
     print(
         f"speed-up batched + prefix / one row at a time: {plain_s / product_s:.2f}x "
-        f"(batching alone {plain_s / results[f'batched ({args.batch_size})'][0]:.2f}x); "
+        f"(batching alone {plain_s / results['batched'][0]:.2f}x); "
         f"failures {int(np.isnan(product).sum())}"
     )
     flops = 2 * sum(p.numel() for n, p in model.named_parameters() if "embed" not in n and "lm_head" not in n)
@@ -129,7 +133,8 @@ def embedding_head_cost(rows: list[tuple[str, ...]], plain_s: float) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rows", type=int, default=64)
-    parser.add_argument("--batch-size", type=int, default=16)
+    parser.add_argument("--batch-size", type=int, default=64)
+    parser.add_argument("--max-batch-tokens", type=int, default=512, help="0 = no token cap")
     parser.add_argument("--dtype", default="auto", choices=["auto", "bfloat16", "float32"])
     parser.add_argument("--dimensions", default="complexity,quality")
     parser.add_argument("--max-length", type=int, default=512)

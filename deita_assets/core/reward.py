@@ -50,11 +50,24 @@ class RewardSource(Protocol):
     def describe(self) -> dict[str, Any]: ...
 
 
-def length_batches(lengths: Sequence[int], batch_size: int) -> Iterator[list[int]]:
-    """Indices in batches of similar length (longest first), so padding stays small."""
+def length_batches(
+    lengths: Sequence[int], batch_size: int, max_tokens: int | None = None
+) -> Iterator[list[int]]:
+    """Indices in batches of similar length (longest first), so padding stays small.
+
+    With `max_tokens`, a batch also closes before its padded size (rows × its longest row, the
+    first one) would pass that budget: long rows go in small batches, short rows in full ones.
+    """
     order = sorted(range(len(lengths)), key=lambda i: (-lengths[i], i))
-    for start in range(0, len(order), batch_size):
-        yield order[start : start + batch_size]
+    batch: list[int] = []
+    for index in order:
+        full = len(batch) == batch_size
+        if batch and (full or (max_tokens and (len(batch) + 1) * lengths[batch[0]] > max_tokens)):
+            yield batch
+            batch = []
+        batch.append(index)
+    if batch:
+        yield batch
 
 
 class SequenceClassificationReward:

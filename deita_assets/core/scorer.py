@@ -330,12 +330,13 @@ class LMScorer:
         max_length: int = 1024,
         batch_size: int = 16,
         reuse_prefix: bool = True,
+        max_batch_tokens: int | None = None,
     ) -> None:
         self.model = model.eval()
         self.tokenizer = tokenizer
         self.tokenized = tokenize_template(template, tokenizer)
         self.max_length = model_context(model, tokenizer, max_length)
-        self.batch_size = batch_size
+        self.batch_size, self.max_batch_tokens = batch_size, max_batch_tokens
         pad = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else tokenizer.eos_token_id
         if pad is None:
             raise ValueError("tokenizer has neither a pad nor an eos token to pad batches with")
@@ -350,10 +351,11 @@ class LMScorer:
         out = np.empty((len(encoded), len(DIGITS)), dtype=np.float32)
         digit_index = torch.tensor(self.tokenized.digit_ids, dtype=torch.long)
         skip = self.prefix.length if self.prefix else 0
+        rows = [ids[skip:] for ids in encoded]
+        batches = length_batches([len(r) for r in rows], batch_size or self.batch_size, self.max_batch_tokens)
         with torch.inference_mode():
-            for batch in length_batches([len(e) for e in encoded], batch_size or self.batch_size):
-                rows = [encoded[i][skip:] for i in batch]
-                logits = last_token_logits(self.model, rows, self.pad_id, self.prefix)
+            for batch in batches:
+                logits = last_token_logits(self.model, [rows[i] for i in batch], self.pad_id, self.prefix)
                 out[batch] = logits.index_select(1, digit_index).float().numpy()
         return out
 

@@ -62,7 +62,13 @@ class ScorersResource(dg.ConfigurableResource):
         default="sum", description="Sample score over turns: Σ c_t·q_t (paper) or its mean."
     )
     max_length: int = Field(default=512, ge=32, description="Tokens read per scored text (marker kept).")
-    batch_size: int = Field(default=16, ge=1, description="Rows per forward pass (length-sorted).")
+    batch_size: int = Field(default=64, ge=1, description="Most rows per forward pass (length-sorted).")
+    max_batch_tokens: int | None = Field(
+        default=512,
+        ge=1,
+        description="Most padded tokens per forward pass: on a CPU small batches that stay in cache are "
+        "fastest (measured best at 512-1024 on 2 cores); on a GPU raise it (e.g. 16384) or set null.",
+    )
     dtype: Literal["auto", "bfloat16", "float32"] = Field(
         default="auto", description="Inference dtype; auto = bfloat16 when the CPU supports it."
     )
@@ -82,10 +88,25 @@ class ScorersResource(dg.ConfigurableResource):
     def lm_scorer(self, path: str, model_hash: str | None, dimension: str) -> LMScorer:
         """The LM scorer at `path`, loaded once per process (per hash, dtype and template)."""
         template = self.template(dimension)
-        key = (path, model_hash, self.dtype, self.max_length, self.batch_size, template)
+        key = (
+            path,
+            model_hash,
+            self.dtype,
+            self.max_length,
+            self.batch_size,
+            self.max_batch_tokens,
+            template,
+        )
         with _lock:
             if key not in _loaded:
                 offline_by_default()
                 model, tokenizer = load_causal_lm(path, dtype=pick_inference_dtype(self.dtype))
-                _loaded[key] = LMScorer(model, tokenizer, template, self.max_length, self.batch_size)
+                _loaded[key] = LMScorer(
+                    model,
+                    tokenizer,
+                    template,
+                    self.max_length,
+                    self.batch_size,
+                    max_batch_tokens=self.max_batch_tokens,
+                )
             return _loaded[key]

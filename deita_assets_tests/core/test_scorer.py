@@ -304,3 +304,19 @@ def test_logprob_scorer_against_local_llama_cpp_server(store):
         batch = sc.LogprobScorer(session.chat_many, sc.COMPLEXITY_TEMPLATE).score(rows)
     for score, reason in zip(batch.scores, batch.reasons, strict=True):
         assert (1 <= score <= 6 and reason is None) or (np.isnan(score) and "top" in reason)
+
+
+def test_token_budget_batches_keep_long_rows_small_and_fill_short_ones():
+    from deita_assets.core.reward import length_batches
+
+    lengths = [100, 10, 10, 10, 50, 50, 10]
+    assert list(length_batches(lengths, 8, max_tokens=120)) == [[0], [4, 5], [1, 2, 3, 6]]
+    assert list(length_batches(lengths, 2)) == [[0, 4], [5, 1], [2, 3], [6]]
+    assert sorted(i for b in length_batches(lengths, 3, max_tokens=1) for i in b) == list(range(7))
+
+
+def test_token_budget_does_not_change_scores(bpe):
+    model, rows = tiny_llama(len(bpe), seed=5), [("hello " * n, "world " * (2 * n)) for n in range(1, 9)]
+    capped = sc.LMScorer(model, bpe, sc.QUALITY_TEMPLATE, 200, batch_size=8, max_batch_tokens=64)
+    plain = sc.LMScorer(model, bpe, sc.QUALITY_TEMPLATE, 200, batch_size=8)
+    np.testing.assert_allclose(capped.score(rows).scores, plain.score(rows).scores, atol=1e-5)
