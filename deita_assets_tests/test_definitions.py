@@ -48,7 +48,10 @@ def test_models_are_chosen_by_environment(monkeypatch) -> None:
     monkeypatch.setenv("DEITA_EMBEDDER_MODEL", "intfloat/e5-large-v2")
     monkeypatch.setenv("DEITA_BASE_MODEL", "/models/my-base")
     monkeypatch.setenv("DEITA_POOL_SCORER", "embedding_head")
+    monkeypatch.setenv("DEITA_PRETRAINED_QUALITY", "hkust-nlp/deita-quality-scorer")
     resources = build_resources()
     assert resources["embedder"].model == "intfloat/e5-large-v2"
     assert resources["trainer"].base_model == resources["scorers"].base_model == "/models/my-base"
     assert resources["scorers"].pool_kind == "embedding_head"
+    assert resources["scorers"].pretrained("quality") == "hkust-nlp/deita-quality-scorer"
+    assert resources["scorers"].pretrained("complexity") is None

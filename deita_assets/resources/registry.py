@@ -24,5 +24,12 @@ def build_resources() -> dict[str, Any]:
         "llm": llm_from_env(os.environ),
         "trainer": TrainerResource(**base_model),
         "reward": RewardResource(**_from_env(model="DEITA_REWARD_MODEL")),
-        "scorers": ScorersResource(**base_model, **_from_env(pool_kind="DEITA_POOL_SCORER")),
+        "scorers": ScorersResource(
+            **base_model,
+            **_from_env(
+                pool_kind="DEITA_POOL_SCORER",
+                pretrained_complexity="DEITA_PRETRAINED_COMPLEXITY",
+                pretrained_quality="DEITA_PRETRAINED_QUALITY",
+            ),
+        ),
     }
