@@ -66,8 +66,9 @@ def pool_inputs_version(instance: dg.DagsterInstance) -> str | None:
     """One hash over every shard's current data version of the inputs a selection reads, or None
     before any of them exists. It changes exactly when some shard's scores or embeddings changed."""
     digest, seen = hashlib.sha256(), False
+    shards = sorted(instance.get_dynamic_partitions(pool_shard.name))
     for key in POOL_WIDE_INPUTS:
-        for shard in sorted(instance.get_dynamic_partitions(pool_shard.name)):
+        for shard in shards:
             record = _latest(instance, key, shard)
             version = record.asset_materialization.tags.get(DATA_VERSION_TAG) if record else None
             seen = seen or record is not None

@@ -30,9 +30,19 @@ def load_sql_for_dim(name: str, dim: int) -> str:
     be a parameter, so vectors live in one table per width. The width is the only thing ever formatted
     into SQL, and only after checking it is a positive int; values still travel as `?` parameters.
     """
+    return load_sql(name).replace("{dim}", str(vector_width(dim)))
+
+
+def vectors_table(dim: int) -> str:
+    """Name of the table holding FLOAT[dim] vectors (the width checked as for the templates)."""
+    return f"pool_vectors_{vector_width(dim)}"
+
+
+def vector_width(dim: int) -> int:
+    """`dim` as a plain positive int, or an error: the only value ever formatted into SQL text."""
     if isinstance(dim, bool):
         raise TypeError("dim must be an int, not a bool")
     width = operator.index(dim)  # ints (incl. numpy ints) only: no str / float reaches the SQL text
     if not 0 < width <= MAX_VECTOR_DIM:
         raise ValueError(f"vector width must be in 1..{MAX_VECTOR_DIM}, got {width}")
-    return load_sql(name).replace("{dim}", str(width))
+    return width

@@ -14,7 +14,6 @@ why), both written in one transaction.
 """
 
 import hashlib
-import operator
 import time
 
 import dagster as dg
@@ -27,7 +26,7 @@ from deita_assets.core.embedding import embedding_text
 from deita_assets.partitions import pool_shard
 from deita_assets.resources.embedder import EmbedderResource
 from deita_assets.resources.store import DuckDBStore, insert_rows
-from deita_assets.sql import load_sql, load_sql_for_dim
+from deita_assets.sql import load_sql, load_sql_for_dim, vectors_table
 
 EMBEDDING_CODE_VERSION = "2"  # 2: vectors in fixed-width pool_vectors_<dim>
 
@@ -61,7 +60,7 @@ def write_embeddings(conn: duckdb.DuckDBPyConnection, meta: pa.Table, vectors: p
     """Insert both halves of a batch of embeddings (the width's table is created on first use)."""
     conn.execute(load_sql_for_dim("vectors_create_table", dim))
     insert_rows(conn, "pool_embeddings", meta)
-    insert_rows(conn, f"pool_vectors_{operator.index(dim)}", vectors)
+    insert_rows(conn, vectors_table(dim), vectors)
 
 
 def data_version(spec: str, row_ids: list[str]) -> str:

@@ -77,16 +77,22 @@ class DuckDBStore(DuckDBResource):
 
     @contextmanager
     def transaction(self) -> Iterator[duckdb.DuckDBPyConnection]:
-        """A connection inside one transaction: committed on success, rolled back on any error, so
-        writes spanning several tables land together or not at all."""
-        with self.get_connection() as conn:
-            conn.execute("BEGIN TRANSACTION")
-            try:
-                yield conn
-                conn.execute("COMMIT")
-            except BaseException:
-                conn.execute("ROLLBACK")
-                raise
+        """A connection inside one transaction (see `in_transaction`)."""
+        with self.get_connection() as conn, in_transaction(conn):
+            yield conn
+
+
+@contextmanager
+def in_transaction(conn: duckdb.DuckDBPyConnection) -> Iterator[None]:
+    """Committed on success, rolled back on any error, so writes spanning several tables land
+    together or not at all."""
+    conn.execute("BEGIN TRANSACTION")
+    try:
+        yield
+        conn.execute("COMMIT")
+    except BaseException:
+        conn.execute("ROLLBACK")
+        raise
 
 
 def insert_rows(conn: duckdb.DuckDBPyConnection, table: str, rows: pa.Table) -> None:
@@ -124,13 +130,8 @@ def _move_list_embeddings(conn: duckdb.DuckDBPyConnection) -> None:
     transaction, so a store built before keeps its embeddings (none dropped, none re-embedded)."""
     if conn.execute(load_sql("select_list_embedding_column")).fetchone()[0] == 0:
         return
-    conn.execute("BEGIN TRANSACTION")
-    try:
+    with in_transaction(conn):
         for (dim,) in conn.execute(load_sql("select_embedding_widths")).fetchall():
             conn.execute(load_sql_for_dim("vectors_create_table", dim))
             conn.execute(load_sql_for_dim("vectors_copy_from_list_column", dim), [dim])
         conn.execute(load_sql("drop_list_embedding_column"))
-        conn.execute("COMMIT")
-    except BaseException:
-        conn.execute("ROLLBACK")
-        raise
