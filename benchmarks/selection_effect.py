@@ -5,7 +5,7 @@ Usage: python benchmarks/selection_effect.py [--data ../shared/data] [--pool-siz
        [--evol-seeds 32] [--evol-rounds 5] [--scorer-epochs 1] [--scorer-max-steps N]
        [--pool-scorer embedding_head|lm]
 
-Pipeline, through the project's own code (each step says in its output whether it ran the real asset):
+Pipeline, every step through the project's own code and real assets:
 1. ingest every pool file of the data folder exactly as `raw_pool` does (inbox plan + ingest_shard),
    then keep a seeded uniform sample of --pool-size rows as the demo pool (the full ~90K-row pool
    cannot be scored and embedded on 2 CPU cores in a benchmark);
@@ -15,9 +15,7 @@ Pipeline, through the project's own code (each step says in its output whether i
    ranked_scores[dimension] (the llm resource: offline, the bundled SmolLM2-135M labels the variants)
    → scorer_model[dimension] → pool_embeddings and pool_scores for every shard; wall times, label
    quality, scorer dev metrics and scored/failed pool rows are printed;
-   then per strategy and seed: `selected_subset` when it is defined on main (real asset), otherwise a
-   stand-in that the output names: random = core.selection.random_order, longest_response = longest
-   total assistant text; deita has no stand-in and is skipped;
+   then per strategy and seed: `selected_subset`; if deita's upstream failed, deita is skipped (said);
 4. `finetuned_model` (real asset) with the same steps x batch for every strategy (equal compute and
    equal row budget), then `base_model_evaluation` and `model_evaluation` (real assets): reference
    NLL of MT-Bench GPT-4 answers and of the held-out rows; the judge only with --judge-questions > 0;
@@ -38,7 +36,6 @@ from typing import Any
 
 import dagster as dg
 import pyarrow as pa
-import pyarrow.compute  # selected_subset uses pa.compute without importing it
 
 from deita_assets.assets.evaluation import (
     base_model_evaluation,
@@ -50,15 +47,12 @@ from deita_assets.assets.ingest import ingest_shard
 from deita_assets.assets.pool_scores import DIMENSIONS
 from deita_assets.assets.training import finetuned_model
 from deita_assets.core.inbox import execute_plan, plan_inbox, scan_inbox
-from deita_assets.core.selection import random_order
 from deita_assets.partitions import pool_shard
 from deita_assets.resources.llm import LLMResource
 from deita_assets.resources.scorers import ScorersResource
 from deita_assets.resources.store import DuckDBStore
 from deita_assets.resources.trainer import TrainerResource
 from deita_assets.sql import load_sql
-
-STAND_IN = "stand-in: selected_subset is not defined on main"
 
 
 def build_demo_pool(store: DuckDBStore, data: Path, inbox: Path, size: int, seed: int) -> dict[str, Any]:
@@ -86,51 +80,10 @@ def build_demo_pool(store: DuckDBStore, data: Path, inbox: Path, size: int, seed
     }
 
 
-def stand_in_selection(store: DuckDBStore, strategy: str, budget: int, seed: int) -> int:
-    """Only when selected_subset is missing: random or longest-response rows, held-out rows excluded."""
-    rows = store.fetch_arrow("select_selectable_pool_rows").to_pylist()
-    ids = [r["row_id"] for r in rows]
-    if strategy == "random":
-        order = [ids[i] for i in random_order(ids, seed)]
-    elif strategy == "longest_response":
-        length = {r["row_id"]: r["assistant_chars"] for r in rows}
-        order = sorted(ids, key=lambda rid: (-length[rid], rid))
-    else:
-        raise ValueError(f"no stand-in for {strategy}")
-    table = pa.Table.from_pylist(
-        [
-            {
-                "strategy": strategy,
-                "row_id": rid,
-                "examined_order": k,
-                "score": None,
-                "kept": True,
-                "reason": STAND_IN,
-            }
-            for k, rid in enumerate(order[:budget])
-        ]
-    )
-    return store.replace_partition("selection", "delete_selection_strategy", [strategy], table)
-
-
-def real_selection(defs: dg.Definitions, resources: dict, strategy: str, budget: int, seed: int) -> None:
-    """The real selected_subset asset for one strategy (its upstream tables must already exist)."""
-    (asset,) = [a for a in defs.assets if dg.AssetKey("selected_subset") in a.keys]
-    config = {"budget": budget, "seed": seed, "export": False, "tau_sweep": False}
-    result = dg.materialize(
-        [asset],
-        partition_key=strategy,
-        resources=resources,
-        run_config={"ops": {"selected_subset": {"config": config}}},
-    )
-    if not result.success:
-        raise RuntimeError(f"selected_subset[{strategy}] failed")
-
-
 def materialize_one(
     defs: dg.Definitions,
     resources: dict,
-    instance: dg.DagsterInstance,
+    instance: dg.DagsterInstance | None,
     name: str,
     partition: str | None = None,
     config: dict | None = None,
@@ -308,27 +261,10 @@ def prepare(
     print(f"base model evaluated in {time.perf_counter() - started:.0f} s")
 
 
-def select(
-    defs: dg.Definitions,
-    resources: dict,
-    store: DuckDBStore,
-    strategy: str,
-    args,
-    seed: int,
-    defined: set[str],
-) -> str | None:
-    """Write the strategy's selection; returns how ('real asset' / 'stand-in') or None when skipped."""
-    if strategy == "deita" and "pool_scores" not in defined:
-        print(f"seed {seed} deita: SKIPPED (pool_scores is not on main: deita orders rows by evol score)")
-        return None
-    if "selected_subset" in defined:
-        real_selection(defs, resources, strategy, args.budget, seed)
-        return "real asset"
-    if strategy in ("random", "longest_response"):
-        stand_in_selection(store, strategy, args.budget, seed)
-        return "stand-in"
-    print(f"seed {seed} {strategy}: SKIPPED ({STAND_IN})")
-    return None
+def select(defs: dg.Definitions, resources: dict, strategy: str, budget: int, seed: int) -> None:
+    """The real selected_subset asset for one strategy (its upstream tables must already exist)."""
+    config = {"budget": budget, "seed": seed, "export": False, "tau_sweep": False}
+    materialize_one(defs, resources, None, "selected_subset", strategy, config)
 
 
 def train_and_evaluate(resources: dict, strategy: str, args, seed: int, eval_config: dict) -> dict[str, Any]:
@@ -440,34 +376,28 @@ def main() -> None:
         "llm": defs.resources.get("llm", LLMResource()),
         "scorers": _with_pool_kind(defs.resources.get("scorers", ScorersResource()), args.pool_scorer),
     }
-    defined = {k.to_user_string() for a in defs.assets for k in a.keys}
     strategies = args.strategies.split(",")
-    print(
-        f"home {home}; on main: selected_subset {'selected_subset' in defined}, pool_scores "
-        f"{'pool_scores' in defined}; timings are noisy: the 2-core CPU is shared with other engineers"
-    )
+    print(f"home {home}; timings are noisy: the 2-core CPU is shared with other engineers")
     eval_config = {"judge_questions": args.judge_questions}
     if args.reuse_home and ("base", "mt_bench") in evaluation_rows(store):
         print("reusing the demo pool, eval_holdout and base evaluation already in --home")
     else:
         prepare(store, args, home, resources, eval_config)
-    if "deita" in strategies and {"selected_subset", "pool_scores"} <= defined:
+    if "deita" in strategies:
         try:
             deita_upstream(defs, resources, store, args)
         except RuntimeError as error:
             print(f"deita upstream FAILED, deita is skipped: {error}")
-            defined.discard("pool_scores")
+            strategies.remove("deita")
 
     results: dict[str, list[dict[str, Any]]] = {}
     for seed in [int(s) for s in args.seeds.split(",")]:
         for strategy in strategies:
-            how = select(defs, resources, store, strategy, args, seed, defined)
-            if how is None:
-                continue
+            select(defs, resources, strategy, args.budget, seed)
             row = train_and_evaluate(resources, strategy, args, seed, eval_config)
             results.setdefault(strategy, []).append(row)
             print(
-                f"seed {seed} {strategy} ({how} selection): {row['selected']} selected, "
+                f"seed {seed} {strategy}: {row['selected']} selected, "
                 f"{row['rows']} trained ({row['dropped']} had no assistant "
                 f"token within max length), loss {row['first_loss']:.3f} "
                 f"-> {row['final_loss']:.3f}, {row['tokens_per_s']:.0f} tok/s, MT-Bench NLL Δ "
