@@ -1,5 +1,6 @@
-"""Shared fixtures: an isolated data home per test and the path of ../shared/data."""
+"""Shared fixtures: an isolated data home per test, real Alpaca rows, and ../shared/data when present."""
 
+import json
 import os
 from pathlib import Path
 
@@ -8,6 +9,7 @@ import pytest
 from deita_assets.core.models import offline_by_default
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
+SAMPLES = REPO_ROOT / "samples"
 SHARED_DATA = Path(os.environ.get("DEITA_SHARED_DATA", REPO_ROOT.parent / "shared" / "data")).resolve()
 
 offline_by_default()
@@ -31,9 +33,24 @@ def store(deita_home: Path):
 
 @pytest.fixture(scope="session")
 def shared_data() -> Path:
+    """The full 12-source corpus, for the few tests that are about that corpus itself."""
     if not SHARED_DATA.is_dir():
-        pytest.fail(f"../shared/data not found at {SHARED_DATA} (set DEITA_SHARED_DATA)")
+        pytest.skip(
+            f"needs the full corpus: ../shared/data not found at {SHARED_DATA} (set DEITA_SHARED_DATA)"
+        )
     return SHARED_DATA
+
+
+@pytest.fixture(scope="session")
+def alpaca_records() -> list[dict]:
+    """Real Alpaca-format records: the shared 5,000-row Alpaca sample when present, else the bundled
+    samples' Alpaca-format files (GSM8K, then GPTeacher codegen: 160 rows), so a user's machine runs
+    the same tests."""
+    shared = SHARED_DATA / "alpaca" / "alpaca_5000.json"
+    if shared.is_file():
+        return json.loads(shared.read_text(encoding="utf-8"))
+    bundled = ("gsm8k_alpaca_format/gsm_8k_train.json", "gpteacher/Codegen/codegen-instruct.json")
+    return [r for name in bundled for r in json.loads((SAMPLES / name).read_text(encoding="utf-8"))]
 
 
 @pytest.fixture(scope="session")

@@ -17,9 +17,11 @@ from deita_assets.resources.store import DuckDBStore
 pytestmark = pytest.mark.slow
 
 
-def ingest_alpaca(shared_data: Path, deita_home: Path, store: DuckDBStore, instance, name: str, rows: slice):
-    """Ingest a slice of the shared Alpaca sample as one shard; returns the shard key."""
-    records = json.loads((shared_data / "alpaca" / "alpaca_5000.json").read_text())[rows]
+def ingest_alpaca(
+    alpaca_records: list[dict], deita_home: Path, store: DuckDBStore, instance, name: str, rows: slice
+):
+    """Ingest a slice of real Alpaca rows as one shard; returns the shard key."""
+    records = alpaca_records[rows]
     inbox = deita_home / "inbox"
     inbox.mkdir(parents=True, exist_ok=True)
     path = inbox / name
@@ -61,8 +63,8 @@ def instance():
         yield inst
 
 
-def test_embeds_once_and_only_a_spec_change_re_embeds(shared_data, deita_home, store, instance):
-    key = ingest_alpaca(shared_data, deita_home, store, instance, "alpaca__emb.json", slice(0, 24))
+def test_embeds_once_and_only_a_spec_change_re_embeds(alpaca_records, deita_home, store, instance):
+    key = ingest_alpaca(alpaca_records, deita_home, store, instance, "alpaca__emb.json", slice(0, 24))
     meta, version = embed(instance, store, key)
     rows = stored(store, key)
     assert meta["dagster/row_count"] == len(rows) == 24 and meta["embedded_now"] == 24

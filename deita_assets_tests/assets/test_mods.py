@@ -5,7 +5,6 @@ classification path), the bundled MiniLM embedder, and a 2-layer random Llama wi
 tokenizer and chat template as the base model (the bundled 135M model is the default config).
 """
 
-import json
 from pathlib import Path
 
 import dagster as dg
@@ -36,8 +35,8 @@ from deita_assets_tests.tiny_models import build_tiny_causal_lm, build_tiny_rewa
 SHARDS = ["s1", "s2"]
 
 
-def load_pool(store: DuckDBStore, shared_data: Path, n: int = 40) -> None:
-    records = json.loads((shared_data / "alpaca" / "alpaca_5000.json").read_text())[:n]
+def load_pool(store: DuckDBStore, alpaca_records: list[dict], n: int = 40) -> None:
+    records = alpaca_records[:n]
     rows = []
     for position, record in enumerate(records):
         turns = normalize_record(record).turns
@@ -63,9 +62,8 @@ def checks_passed(result: dg.ExecuteInProcessResult) -> dict[str, bool]:
 
 
 @pytest.mark.slow
-@pytest.mark.shared_data
-def test_mods_pipeline_end_to_end(store: DuckDBStore, shared_data: Path, tmp_path: Path) -> None:
-    load_pool(store, shared_data)
+def test_mods_pipeline_end_to_end(store: DuckDBStore, alpaca_records: list[dict], tmp_path: Path) -> None:
+    load_pool(store, alpaca_records)
     instance = dg.DagsterInstance.ephemeral()
     instance.add_dynamic_partitions("pool_shard", SHARDS)
     resources = {

@@ -30,12 +30,12 @@ def instance():
 
 
 @pytest.fixture
-def pool(shared_data, deita_home, store: DuckDBStore, instance):
+def pool(alpaca_records, deita_home, store: DuckDBStore, instance):
     """60 real Alpaca rows in two shards, with controlled embeddings (every 3rd row a near-duplicate of
     the row before it), scores with ties, and two held-out rows."""
     keys = [
-        ingest_alpaca(shared_data, deita_home, store, instance, "alpaca__s1.json", slice(0, 30)),
-        ingest_alpaca(shared_data, deita_home, store, instance, "alpaca__s2.json", slice(30, 60)),
+        ingest_alpaca(alpaca_records, deita_home, store, instance, "alpaca__s1.json", slice(0, 30)),
+        ingest_alpaca(alpaca_records, deita_home, store, instance, "alpaca__s2.json", slice(30, 60)),
     ]
     with store.get_connection() as conn:
         rows = conn.execute("SELECT shard, row_id FROM pool ORDER BY row_id").fetchall()
