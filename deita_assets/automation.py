@@ -16,6 +16,7 @@ from collections.abc import Iterable
 
 import dagster as dg
 
+from deita_assets.core.budget import budget_from_env
 from deita_assets.partitions import STRATEGIES, pool_shard, strategy
 
 PER_SHARD = dg.AutomationCondition.eager()
@@ -100,7 +101,14 @@ def refresh_selection_schedule(context: dg.ScheduleEvaluationContext):
     version, stale = stale_strategies(context.instance, refresh_strategies())
     if not stale:
         return dg.SkipReason("every selection read the current scores and embeddings of every shard")
+    budget = budget_from_env(os.environ)  # one m for every strategy, recorded in each run's config
+    run_config = {"ops": {"selected_subset": {"config": {"budget": budget}}}} if budget else {}
     return [
-        dg.RunRequest(run_key=f"{name}-{version}", partition_key=name, tags={"deita/heavy": "true"})
+        dg.RunRequest(
+            run_key=f"{name}-{version}",
+            partition_key=name,
+            tags={"deita/heavy": "true"},
+            run_config=run_config,
+        )
         for name in stale
     ]

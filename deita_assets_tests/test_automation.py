@@ -56,3 +56,17 @@ def test_refresh_strategies_rejects_unknown_names(monkeypatch: pytest.MonkeyPatc
     monkeypatch.setenv("DEITA_REFRESH_STRATEGIES", "deita,nonsense")
     with pytest.raises(ValueError, match="nonsense"):
         refresh_strategies()
+
+
+def test_the_schedule_gives_every_strategy_the_budget_from_the_environment(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from deita_assets.automation import refresh_selection_schedule
+
+    monkeypatch.setenv("DEITA_SELECTION_BUDGET", "25")
+    monkeypatch.setenv("DEITA_REFRESH_STRATEGIES", "deita,random")
+    with dg.instance_for_test() as instance:
+        _shard_stage(instance, "pool_scores", "shard-a", "s1")
+        requests = refresh_selection_schedule(dg.build_schedule_context(instance=instance))
+    assert sorted(r.partition_key for r in requests) == ["deita", "random"]
+    assert all(r.run_config == {"ops": {"selected_subset": {"config": {"budget": 25}}}} for r in requests)
