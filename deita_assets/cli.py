@@ -11,7 +11,14 @@ from deita_assets.instance import prepare_dagster_home
 
 def _dev(args: argparse.Namespace) -> int:
     """Start the Dagster webserver and daemon on this project (sensors and schedules run)."""
+    import dagster as dg
+
+    from deita_assets.instance import fail_abandoned_runs
+
     prepare_dagster_home()
+    with dg.DagsterInstance.get() as instance:
+        for run_id in fail_abandoned_runs(instance):
+            print(f"run {run_id} was left STARTED by a process that is gone: marked failed")
     command = [sys.executable, "-m", "dagster", "dev", "-m", "deita_assets.definitions"]
     command += ["-h", args.host, "-p", str(args.port)]
     return subprocess.call(command, env=os.environ.copy())
@@ -45,7 +52,10 @@ def _quickstart(args: argparse.Namespace) -> int:
     from deita_assets.quickstart import run_quickstart
 
     paths = args.paths or [samples_dir()]
-    return 0 if run_quickstart(paths, args.strategies.split(",")) else 1
+    summary = run_quickstart(
+        paths, args.strategies.split(","), budget=args.budget, jobs=args.jobs, verbose=args.verbose
+    )
+    return 1 if summary.runs_failed else 0
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -81,6 +91,16 @@ def build_parser() -> argparse.ArgumentParser:
         "--strategies",
         default="deita,random,longest_response",
         help="comma-separated selection strategies to materialize (and fine-tune) after scoring",
+    )
+    quickstart.add_argument(
+        "--budget",
+        type=int,
+        default=None,
+        help="selection budget m for every strategy (default: 10%% of the pool)",
+    )
+    quickstart.add_argument("--jobs", type=int, default=2, help="runs side by side (default 2)")
+    quickstart.add_argument(
+        "--verbose", action="store_true", help="stream every run's Dagster events to the console"
     )
     quickstart.set_defaults(handler=_quickstart)
     return parser

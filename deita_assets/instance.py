@@ -3,8 +3,12 @@
 import os
 import shutil
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from deita_assets.paths import PACKAGE_DIR, data_home
+
+if TYPE_CHECKING:
+    import dagster as dg
 
 
 def prepare_dagster_home() -> Path:
@@ -22,3 +26,39 @@ def prepare_dagster_home() -> Path:
     os.environ.setdefault("DAGSTER_STORAGE_DIR", str(home / "storage"))
     os.environ.setdefault("DEITA_HOME", str(data_home()))
     return home
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # exists, owned by someone else
+        return True
+    return True
+
+
+def fail_abandoned_runs(instance: "dg.DagsterInstance") -> list[str]:
+    """Mark as failed the in-process runs whose process is gone (SIGKILL, power loss).
+
+    Runs the UI launches are watched by the daemon's run monitoring (dagster.yaml); runs executed in
+    a process of ours (the quick start's) are not, so each carries the pid of its process in a tag,
+    and a STARTED run whose process no longer exists can only have died. Returns their run ids.
+    """
+    import dagster as dg
+
+    from deita_assets.graph_runner import RUNNER_PID_TAG
+
+    stale = instance.get_run_records(
+        dg.RunsFilter(statuses=[dg.DagsterRunStatus.STARTED, dg.DagsterRunStatus.STARTING])
+    )
+    failed = []
+    for record in stale:
+        pid = record.dagster_run.tags.get(RUNNER_PID_TAG)
+        if pid is None or not pid.isdigit() or _alive(int(pid)):
+            continue
+        instance.report_run_failed(
+            record.dagster_run, message=f"its process (pid {pid}) is gone: killed or crashed mid-run"
+        )
+        failed.append(record.dagster_run.run_id)
+    return failed

@@ -15,3 +15,7 @@ STRATEGIES = [
     "mods",
 ]
 strategy = dg.StaticPartitionsDefinition(STRATEGIES)
+
+# Tag of an asset whose partitions must run one after another, in key order (the quick start's
+# runner obeys it): raw_pool's cross-shard deduplication keeps a row in the shard written first.
+IN_ORDER_TAG = "deita/partitions_in_order"

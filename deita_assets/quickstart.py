@@ -1,23 +1,54 @@
 """The quick start: ingest a dataset, register its shards and materialize the whole graph once.
 
 Runs go into the same Dagster instance the UI reads ($DEITA_HOME/dagster), so after this finishes
-`python -m deita_assets dev` shows every materialization, its lineage and its metadata.
+`python -m deita_assets dev` shows every materialization, its lineage and its metadata. The console
+gets one line per run and a summary at the end; each run's own log is a file under
+$DEITA_HOME/logs/quickstart (and its events are in the UI).
 """
 
 from __future__ import annotations
 
+import os
 import time
 from collections.abc import Callable, Sequence
+from contextlib import ExitStack
 from pathlib import Path
+from typing import Any
 
 import dagster as dg
 
+from deita_assets.core.budget import BUDGET_ENV
 from deita_assets.core.inbox import execute_plan as copy_into_inbox
 from deita_assets.core.inbox import plan_inbox, scan_inbox
-from deita_assets.graph_runner import execute_plan, plan_runs
-from deita_assets.instance import prepare_dagster_home
+from deita_assets.graph_runner import PlannedRun, Progress, RunOutcome, execute_plan, plan_runs
+from deita_assets.instance import fail_abandoned_runs, prepare_dagster_home
 from deita_assets.partitions import pool_shard
-from deita_assets.paths import inbox_dir
+from deita_assets.paths import data_home, inbox_dir
+from deita_assets.run_summary import RunSummary, collect_summary, format_summary
+
+DEFINITIONS = "deita_assets.definitions:defs"
+LLM_ASSETS = {
+    "evolved_variants",
+    "ranked_scores",
+    "selected_subset",
+    "model_evaluation",
+    "base_model_evaluation",
+}
+
+# The demo's sizes: every stage runs for real, sized so the whole graph fits ~10 minutes on 2 CPU
+# cores with the bundled 135M models. The launchpad defaults (larger) apply to runs from the UI.
+DEMO_CONFIG: dict[str, dict[str, Any]] = {
+    # 4 seeds x 3 rounds x 2 dimensions = 24 rewrites + 8 rank requests through the local server
+    # (the paper: 2,000 seeds x 5 rounds; the launchpad default is 8 x 5).
+    "evol_seed": {"size": 4},
+    "evolved_variants": {"rounds": 3, "max_tokens_cap": 256},
+    "scorer_model": {"epochs": 1.0},
+    "eval_holdout": {"holdout_size": 20},
+    "finetuned_model": {"max_steps": 8, "batch_size": 4, "max_length": 256},
+    # Offline the judge does not run (judge='auto'); the reference-answer NLL is the measurement.
+    "base_model_evaluation": {"nll_max_length": 256},
+    "model_evaluation": {"nll_max_length": 256},
+}
 
 
 def register_inbox_shards(instance: dg.DagsterInstance, inbox: Path) -> list[str]:
@@ -39,18 +70,75 @@ def assets_for(defs: dg.Definitions, strategies: Sequence[str]) -> list[dg.Asset
     return [a for a in assets if "mods" not in a.group_names_by_key.values()]
 
 
+def demo_run_config(run: PlannedRun) -> dict[str, Any]:
+    """Run config for one planned run: the demo sizes of its assets."""
+    ops = {k.to_user_string(): {"config": DEMO_CONFIG[k.to_user_string()]} for k in run.asset_keys}
+    ops = {name: config for name, config in ops.items() if name in DEMO_CONFIG}
+    return {"ops": ops} if ops else {}
+
+
+def _clock(seconds: float) -> str:
+    minutes, secs = divmod(round(seconds), 60)
+    return f"{minutes}:{secs:02d}"
+
+
+def progress_line(outcome: RunOutcome, progress: Progress) -> str:
+    """`[k/N] ok|FAILED  asset [partition]  seconds  elapsed, ETA` — one line per finished run."""
+    width = len(str(progress.total))
+    status = "ok" if outcome.success else "FAILED"
+    eta = progress.eta_seconds()
+    elapsed = time.monotonic() - progress.started
+    tail = f"{_clock(elapsed)} elapsed" + (f", ~{_clock(eta)} left" if eta is not None and eta > 0 else "")
+    line = f"[{progress.done:>{width}}/{progress.total}] {status:<6} {outcome.run.label:<44} "
+    line += f"{outcome.seconds:6.1f} s   {tail}"
+    if not outcome.success:
+        where = [f"run {outcome.run_id} in the UI"] if outcome.run_id else []
+        where += [f"log {outcome.log_path}"] if outcome.log_path else []
+        line += f"\n        {outcome.error or 'failed'}" + (f" (see {', '.join(where)})" if where else "")
+    return line
+
+
+def _needs_llm(plan: Sequence[PlannedRun]) -> bool:
+    return any(k.to_user_string() in LLM_ASSETS for run in plan for k in run.asset_keys)
+
+
+def _shared_llm_server(stack: ExitStack, plan: Sequence[PlannedRun], log: Callable[[str], None]) -> None:
+    """One local llama.cpp server for every LLM stage of the run, instead of one per run."""
+    if os.environ.get("DEITA_LLM_BASE_URL") or os.environ.get("DEITA_LLM_LOCAL_SERVER_URL"):
+        return
+    if not _needs_llm(plan):
+        return
+    from deita_assets.core.local_llm_server import local_llm_server
+    from deita_assets.core.models import BUNDLED_LLM
+
+    started = time.monotonic()
+    # 8 slots: two LLM runs at once (the two dimensions) each keep 4 requests in flight.
+    url = stack.enter_context(local_llm_server(BUNDLED_LLM, 4096, 8, os.cpu_count() or 2))
+    stack.callback(os.environ.pop, "DEITA_LLM_LOCAL_SERVER_URL", None)
+    os.environ["DEITA_LLM_LOCAL_SERVER_URL"] = url
+    log(f"local LLM server (bundled SmolLM2-135M) up at {url} in {time.monotonic() - started:.1f} s")
+
+
 def run_quickstart(
     data_paths: Sequence[Path],
     strategies: Sequence[str],
+    *,
+    budget: int | None = None,
+    jobs: int = 2,
+    verbose: bool = False,
     log: Callable[[str], None] = print,
-) -> bool:
+) -> RunSummary:
     """Ingest `data_paths`, then materialize every asset for every shard and the chosen strategies."""
     from deita_assets.definitions import defs
 
     prepare_dagster_home()
+    if budget is not None:  # read by every selected_subset run, so all strategies keep the same m
+        os.environ[BUDGET_ENV] = str(budget)
     inbox = inbox_dir()
     copy_into_inbox(plan_inbox(list(data_paths)), inbox)
     instance = dg.DagsterInstance.get()
+    for run_id in fail_abandoned_runs(instance):
+        log(f"run {run_id} was left STARTED by a process that is gone: marked failed")
     added = register_inbox_shards(instance, inbox)
     log(f"{len(added)} new shard(s) registered from {inbox}")
 
@@ -58,7 +146,20 @@ def run_quickstart(
         return [k for k in keys if k in strategies] if set(strategies) & set(keys) else keys
 
     plan = plan_runs(assets_for(defs, strategies), instance, choose)
-    outcomes = execute_plan(plan, defs, instance, log)
-    failed = [step for step, ok in outcomes if not ok]
-    log(f"{len(outcomes) - len(failed)} of {len(outcomes)} runs succeeded")
-    return not failed
+    logs_dir = None if verbose else data_home() / "logs" / "quickstart"
+    log(f"{len(plan)} runs, up to {jobs} at a time" + (f"; run logs in {logs_dir}" if logs_dir else ""))
+    started = time.monotonic()
+    with ExitStack() as stack:
+        _shared_llm_server(stack, plan, log)
+        outcomes = execute_plan(
+            plan,
+            DEFINITIONS,
+            instance,
+            jobs=jobs,
+            logs_dir=logs_dir,
+            run_config_for=demo_run_config,
+            on_done=lambda outcome, progress: log(progress_line(outcome, progress)),
+        )
+    summary = collect_summary(instance, outcomes, time.monotonic() - started)
+    log(format_summary(summary))
+    return summary

@@ -7,7 +7,7 @@ selected row against every eval prompt.
 """
 
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, Literal
 
 import dagster as dg
 import pyarrow as pa
@@ -16,7 +16,7 @@ from pydantic import Field
 from deita_assets.assets.training import HEAVY
 from deita_assets.automation import AFTER_EVALUATIONS
 from deita_assets.core import judge
-from deita_assets.core.comparison import comparison_rows, equal_budget, markdown_image, plot_comparison
+from deita_assets.core.comparison import comparison_rows, equal_budget, plot_comparison
 from deita_assets.core.evaluation import (
     MT_BENCH,
     POOL_HOLDOUT,
@@ -31,6 +31,7 @@ from deita_assets.core.evaluation import (
     spread_over_categories,
 )
 from deita_assets.core.llm import ChatRequest
+from deita_assets.core.plots import markdown_image
 from deita_assets.core.report import markdown_table
 from deita_assets.core.training import load_trained
 from deita_assets.partitions import strategy
@@ -42,10 +43,10 @@ from deita_assets.resources.trainer import TrainerResource
 BASE = "base"
 MT_BENCH_OVERLAP = "mt_bench_overlap"
 LOCAL_JUDGE_WARNING = (
-    "The offline judge is SmolLM2-135M-Instruct: far too weak to grade answers reliably (it often "
-    "ignores the rubric and favours one position). Treat its grades and win rates as a smoke test; "
-    "configure a strong endpoint (DEITA_LLM_BASE_URL / DEITA_LLM_MODEL) for meaningful judge numbers. "
-    "Reference-answer NLL is the reliable offline metric."
+    "The offline judge would be SmolLM2-135M-Instruct: far too weak to grade answers (it ignores the "
+    "rubric and favours one position), so with judge='auto' it does not run and no answers are "
+    "generated for it. Reference-answer NLL is the offline measurement; configure a strong endpoint "
+    "(DEITA_LLM_BASE_URL / DEITA_LLM_MODEL) for judge grades and win rates, or set judge='always'."
 )
 
 
@@ -138,6 +139,14 @@ class EvaluationConfig(dg.Config):
     max_new_tokens: int = Field(default=128, ge=1, description="Generated tokens per answer.")
     generation_batch_size: int = Field(default=8, ge=1)
     judge_max_tokens: int = Field(default=256, description="Tokens the judge may write per verdict.")
+    judge: Literal["auto", "always", "never"] = Field(
+        default="auto",
+        description="auto: answer and judge only when the llm resource points at an endpoint "
+        "(the bundled 135M model cannot grade); always / never force it.",
+    )
+
+    def judge_runs(self, llm: LLMResource) -> bool:
+        return self.judge == "always" or (self.judge == "auto" and llm.base_url is not None)
 
 
 def _eval_items(store: DuckDBStore, trainer: TrainerResource) -> tuple[list[EvalItem], list[EvalItem]]:
@@ -297,7 +306,7 @@ def evaluate_model(
     mt_bench, holdout = _eval_items(store, trainer)
     model, tokenizer = load_trained(model_path)
     rows = nll_rows(model, tokenizer, name, mt_bench + holdout, config)
-    items = _judge_items(mt_bench, config)
+    items = _judge_items(mt_bench, config) if config.judge_runs(llm) else []
     answers = (
         generate_answers(
             model, tokenizer, [q for _i, q, _r in items], config.max_new_tokens, config.generation_batch_size
@@ -322,6 +331,7 @@ def evaluate_model(
         "dagster/row_count": len(rows),
         "evaluation": dg.MetadataValue.md(markdown_table(rows)),
         "judge_failures": sum(1 for j in judgments if j["parse_status"] not in ("ok", "lenient")),
+        "judge": "ran" if items else "skipped",
         "judge_warning": LOCAL_JUDGE_WARNING if llm.base_url is None else "",
         "answers_preview": dg.MetadataValue.md(
             markdown_table(
@@ -433,7 +443,7 @@ def strategy_comparison(store: DuckDBStore, llm: LLMResource) -> dg.MaterializeR
         metadata={
             "dagster/row_count": len(rows),
             "comparison": dg.MetadataValue.md(markdown_table(rows)),
-            "plot": dg.MetadataValue.md(markdown_image(png)),
+            "plot": dg.MetadataValue.md(markdown_image(png, "strategy comparison")),
             "plot_path": dg.MetadataValue.path(str(png)),
             "equal_budget": equal_budget(rows),
             "strategies_evaluated": ", ".join(r["strategy"] for r in rows),

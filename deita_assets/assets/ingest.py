@@ -27,7 +27,7 @@ from pydantic import Field
 from deita_assets.core.formats import RECORD_FORMATS
 from deita_assets.core.ingest import DEFAULT_MAX_ROW_BYTES, ShardResult, find_shard_file, ingest_file
 from deita_assets.core.report import counts_table, histogram_table, markdown_table
-from deita_assets.partitions import pool_shard
+from deita_assets.partitions import IN_ORDER_TAG, pool_shard
 from deita_assets.paths import inbox_dir
 from deita_assets.resources.store import DuckDBStore, insert_rows
 from deita_assets.sql import load_sql
@@ -246,6 +246,7 @@ def shard_metadata(
     partitions_def=pool_shard,
     group_name="ingest",
     kinds={"duckdb"},
+    tags={IN_ORDER_TAG: "true"},
     check_specs=[
         dg.AssetCheckSpec(
             CHECK_NAME, asset="raw_pool", description="rows read = kept + quarantined + duplicates"

@@ -16,10 +16,12 @@ import pyarrow as pa
 from deita_assets.assets.scorers import GROUP, TRADE_OFF, scorer_model
 from deita_assets.automation import PER_SHARD
 from deita_assets.core import scorer as sc
+from deita_assets.core.plots import histograms_png, markdown_image
 from deita_assets.core.pool_scoring import OK, score_rows, shard_fingerprint
 from deita_assets.core.report import counts_table, histogram_table, markdown_table
 from deita_assets.core.scorer_head import HeadScorer, load_head
 from deita_assets.partitions import pool_shard
+from deita_assets.paths import artifacts_dir
 from deita_assets.resources.embedder import EmbedderResource
 from deita_assets.resources.llm import LLMResource
 from deita_assets.resources.scorers import ScorersResource
@@ -152,6 +154,20 @@ def _per_source(out: list[dict[str, Any]]) -> str:
     return "\n\n".join(parts)
 
 
+def _score_plot(out: list[dict[str, Any]], shard: str) -> str:
+    """Complexity and quality per turn, and the evol score per row, as one picture."""
+    ok = [r for r in out if r["status"] == OK]
+    series = {
+        "complexity (turn)": [v for r in ok for v in r["complexity"]],
+        "quality (turn)": [v for r in ok for v in r["quality"]],
+        "evol score (row)": [r["evol_score"] for r in ok],
+    }
+    png = histograms_png(
+        series, "score", f"pool scores of {len(ok)} rows", artifacts_dir("pool_scores") / f"{shard}.png"
+    )
+    return markdown_image(png, "score histograms")
+
+
 def _examples(out: list[dict[str, Any]], rows: list[dict[str, Any]], top: bool, n: int = 5) -> str:
     text = {r["row_id"]: r["turns"][0]["content"] if r["turns"] else "" for r in rows}
     ok = sorted((r for r in out if r["status"] == OK), key=lambda r: r["evol_score"], reverse=top)[:n]
@@ -251,6 +267,7 @@ def pool_scores(
         "scorer_kinds_trade_off": TRADE_OFF,
         "scoring_stats": dg.MetadataValue.json({k: float(v) for k, v in stats.items()}),
         "score_by_source": dg.MetadataValue.md(_per_source(out)),
+        "score_histograms": dg.MetadataValue.md(_score_plot(out, shard)),
         "top_examples": dg.MetadataValue.md(_examples(out, rows, top=True)),
         "bottom_examples": dg.MetadataValue.md(_examples(out, rows, top=False)),
         "input_fingerprint": fingerprint,

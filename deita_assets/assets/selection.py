@@ -16,6 +16,7 @@ pool). The paper used m = 6,000 (studies) and 10,000 (headline models) on a ~300
 """
 
 import math
+import os
 from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any, Literal
@@ -28,8 +29,10 @@ from pydantic import Field
 
 from deita_assets.automation import INPUTS_VERSION, pool_inputs_version
 from deita_assets.core import alpagasus
+from deita_assets.core.budget import resolve_budget
 from deita_assets.core.export import write_exports
 from deita_assets.core.formats import render_conversation
+from deita_assets.core.plots import composition_png, histograms_png, markdown_image
 from deita_assets.core.report import counts_table, histogram_table, markdown_table
 from deita_assets.core.selection import (
     DEFAULT_TAU,
@@ -61,7 +64,8 @@ class SelectionConfig(dg.Config):
     budget: int = Field(
         default=0,
         ge=0,
-        description="m rows to keep; 0 = budget_fraction of the eligible pool (demo). Paper: 6000/10000.",
+        description="m rows to keep; 0 = $DEITA_SELECTION_BUDGET when set, else budget_fraction of the "
+        "eligible pool (demo). Paper: 6000/10000.",
     )
     budget_fraction: float = Field(default=0.1, gt=0, le=1, description="Demo budget as a share of the pool.")
     tau: float = Field(default=DEFAULT_TAU, description="Repr Filter threshold on cosine SIMILARITY.")
@@ -366,6 +370,28 @@ def _composition(pool: pa.Table, kept_ids: list[str]) -> str:
     return markdown_table(rows)
 
 
+def _plots(pool: pa.Table, walk: Walk, strategy_key: str) -> str:
+    """Two pictures for the asset page: the score the strategy ranks by (selected vs not), and the
+    selection's composition by source beside the pool's."""
+    folder = artifacts_dir("selection", strategy_key)
+    kept = set(walk.kept_ids)
+    examined = [(s, r in kept) for r, s in zip(walk.row_ids, walk.scores, strict=True) if s is not None]
+    xlabel = "score the strategy ranks by"
+    if not examined:  # strategies without a score of their own (random): show the evol score
+        evol = dict(
+            zip(pool.column("row_id").to_pylist(), pool.column("evol_score").to_pylist(), strict=True)
+        )
+        examined = [(evol[r], r in kept) for r in evol if evol[r] is not None]
+        xlabel = "evol score (pool rows)"
+    series = {"selected": [s for s, k in examined if k], "not selected": [s for s, k in examined if not k]}
+    histogram = histograms_png(series, xlabel, f"{strategy_key}: scores", folder / "scores.png")
+    sources = dict(zip(pool.column("row_id").to_pylist(), pool.column("source").to_pylist(), strict=True))
+    composition = composition_png(
+        Counter(sources.values()), Counter(sources.get(r, "?") for r in walk.kept_ids), folder / "sources.png"
+    )
+    return markdown_image(histogram, "scores") + "\n\n" + markdown_image(composition, "composition by source")
+
+
 def _preview(turns_by_id: dict[str, list[dict]], row_id: str | None, chars: int = 90) -> str:
     if row_id is None or row_id not in turns_by_id:
         return ""
@@ -526,7 +552,7 @@ def selected_subset(
     """
     strategy_key = context.partition_key
     pool = _pool(store)
-    budget = config.budget or max(1, math.ceil(config.budget_fraction * pool.num_rows))
+    budget = resolve_budget(config.budget, config.budget_fraction, pool.num_rows, os.environ)
     args = (context, strategy_key, config, store, embedder, llm, pool, budget, config.tau)
     walk = compute_walk(*args)
     table = selection_rows(strategy_key, walk)
@@ -558,6 +584,7 @@ def selected_subset(
         "reasons": dg.MetadataValue.md(counts_table(Counter(walk.reasons), "reason")),
         "score_histograms": dg.MetadataValue.md(_histograms(pool, walk, label)),
         "source_composition": dg.MetadataValue.md(_composition(pool, walk.kept_ids)),
+        "plots": dg.MetadataValue.md(_plots(pool, walk, strategy_key)),
         "first_rejected": dg.MetadataValue.md(_first_rejected(store, walk)),
         **{k: v for k, v in walk.extra.items()},
     }

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-import base64
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
+
+from deita_assets.core.plots import pyplot, save_figure
 
 BASE = "base"
 NLL_METRICS = (("mt_bench", "reference_nll"), ("pool_holdout", "reference_nll"))
@@ -56,14 +57,13 @@ def equal_budget(rows: Sequence[Mapping[str, Any]]) -> bool:
 
 
 def plot_comparison(rows: Sequence[Mapping[str, Any]], path: Path) -> Path:
-    """Bars of the NLL change vs base per benchmark, and the judge's grade per strategy."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
+    """Bars of the NLL change vs base per benchmark, and the judge's grade when a judge ran."""
+    plt = pyplot()
     names = [r["strategy"] for r in rows]
-    fig, (left, right) = plt.subplots(1, 2, figsize=(10, 4))
+    grades = [r.get("mt_bench_judge_score") for r in rows]
+    judged = any(g is not None for g in grades)
+    fig, axes = plt.subplots(1, 2 if judged else 1, figsize=(10 if judged else 6, 4), squeeze=False)
+    left = axes[0][0]
     width = 0.4
     for k, (benchmark, metric) in enumerate(NLL_METRICS):
         column = f"{_column(benchmark, metric)}_delta"
@@ -74,23 +74,14 @@ def plot_comparison(rows: Sequence[Mapping[str, Any]], path: Path) -> Path:
     left.set_ylabel("reference-answer NLL − base (nats/token)")
     left.set_title("Likelihood of reference answers (lower is better)")
     left.legend()
-    grades = [r.get("mt_bench_judge_score") for r in rows]
-    right.bar(range(len(rows)), [g or 0.0 for g in grades], color="tab:green")
-    for i, grade in enumerate(grades):
-        if grade is None:  # not judged (or every verdict failed): say so instead of drawing a zero
-            right.text(i, 0.3, "not judged", ha="center", rotation=90, fontsize=8)
-    right.set_xticks(range(len(rows)), names, rotation=30, ha="right")
-    right.set_ylim(0, 10)
-    right.set_ylabel("judge grade (1–10)")
-    right.set_title("MT-Bench-style judge grade")
-    fig.tight_layout()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=90)
-    plt.close(fig)
-    return path
-
-
-def markdown_image(path: Path, alt: str = "strategy comparison") -> str:
-    """The PNG inlined as a data URI, which the Dagster UI renders inside markdown metadata."""
-    encoded = base64.b64encode(path.read_bytes()).decode("ascii")
-    return f"![{alt}](data:image/png;base64,{encoded})"
+    if judged:
+        right = axes[0][1]
+        right.bar(range(len(rows)), [g or 0.0 for g in grades], color="tab:green")
+        for i, grade in enumerate(grades):
+            if grade is None:  # not judged (or every verdict failed): say so instead of drawing a zero
+                right.text(i, 0.3, "not judged", ha="center", rotation=90, fontsize=8)
+        right.set_xticks(range(len(rows)), names, rotation=30, ha="right")
+        right.set_ylim(0, 10)
+        right.set_ylabel("judge grade (1–10)")
+        right.set_title("MT-Bench-style judge grade")
+    return save_figure(fig, path)

@@ -163,6 +163,11 @@ class LLMResource(dg.ConfigurableResource):
     max_tokens_param: str = Field(
         default="max_tokens", description="'max_tokens', or 'max_completion_tokens' for newer OpenAI models."
     )
+    local_server_url: str | None = Field(
+        default=None,
+        description="Local backend: a server of the bundled model already running at this …/v1 URL "
+        "(the quick start keeps one up across the LLM stages) instead of one started per session.",
+    )
     local_parallel: int = Field(default=4, description="Local server: parallel slots (continuous batching).")
     local_ctx_per_slot: int = Field(default=4096, description="Local server: context tokens per slot.")
     local_threads: int = Field(
@@ -176,9 +181,11 @@ class LLMResource(dg.ConfigurableResource):
         """Start the backend if local, yield a session, then stop it; usage is per session."""
         local = self.base_url is None
         server = (
-            local_llm_server(self.model, self.local_ctx_per_slot, self.local_parallel, self.local_threads)
-            if local
-            else nullcontext(self.base_url)
+            nullcontext(self.base_url or self.local_server_url)
+            if not local or self.local_server_url
+            else local_llm_server(
+                self.model, self.local_ctx_per_slot, self.local_parallel, self.local_threads
+            )
         )
         with server as base_url:
             settings = ClientSettings(
@@ -215,6 +222,7 @@ def llm_from_env(environ: Mapping[str, str]) -> LLMResource:
         "api_key": "DEITA_LLM_API_KEY",
         "backend_label": "DEITA_LLM_BACKEND_LABEL",
         "max_tokens_param": "DEITA_LLM_MAX_TOKENS_PARAM",
+        "local_server_url": "DEITA_LLM_LOCAL_SERVER_URL",
     }
     ints = {
         "max_concurrency": "DEITA_LLM_MAX_CONCURRENCY",

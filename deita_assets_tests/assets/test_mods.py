@@ -90,6 +90,8 @@ def test_mods_pipeline_end_to_end(store: DuckDBStore, alpaca_records: list[dict]
         and all(r["status"] == "ok" and r["source_kind"] == "hf_sequence_classification" for r in rewards)
     )
     alpha = float(np.median([r["reward"] for r in rewards]))  # a random model: put half above alpha
+    above_alpha = sum(1 for r in rewards if r["reward"] > alpha)  # 19 of 39 unless rewards tie
+    assert 0 < above_alpha <= 19
 
     seed_config = {"ops": {"mods_seed": {"config": {"alpha": alpha, "k": 4}}}}
     result = dg.materialize(
@@ -98,7 +100,7 @@ def test_mods_pipeline_end_to_end(store: DuckDBStore, alpaca_records: list[dict]
     assert result.success and checks_passed(result) == {"mods_seed_valid": True}
     seed_meta = result.asset_materializations_for_node("mods_seed")[0].metadata
     assert "|text=first_instruction|" in seed_meta["embedder"].value
-    assert seed_meta["alpha_from"].value == "configured" and seed_meta["n_high_quality"].value == 19
+    assert seed_meta["alpha_from"].value == "configured" and seed_meta["n_high_quality"].value == above_alpha
     seed = store.fetch_arrow("select_mods_seed").to_pylist()
     assert [s["pick_order"] for s in seed] == [0, 1, 2, 3]
     assert len({s["row_id"] for s in seed}) == 4 and all(s["reward"] > alpha for s in seed)

@@ -1,7 +1,7 @@
 import dagster as dg
 import pytest
 
-from deita_assets.core.comparison import comparison_rows, equal_budget, markdown_image, plot_comparison
+from deita_assets.core.comparison import comparison_rows, equal_budget, plot_comparison
 from deita_assets.core.evaluation import (
     choose_holdout,
     find_leaks,
@@ -10,6 +10,7 @@ from deita_assets.core.evaluation import (
     normalize_prompt,
     spread_over_categories,
 )
+from deita_assets.core.plots import markdown_image
 from deita_assets.paths import samples_dir
 
 
@@ -78,7 +79,9 @@ def test_comparison_rows_and_plot(tmp_path):
     assert not equal_budget([*rows, {"strategy": "x", "train_rows": 3}])
     png = plot_comparison(rows, tmp_path / "c.png")
     assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
-    assert markdown_image(png).startswith("![strategy comparison](data:image/png;base64,iVBOR")
+    assert markdown_image(png, "strategy comparison").startswith(
+        "![strategy comparison](data:image/png;base64,iVBOR"
+    )
 
 
 def test_heavy_jobs_carry_the_run_queue_tag():
