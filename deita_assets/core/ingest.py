@@ -102,8 +102,11 @@ class ShardResult:
 
 
 def is_data_file(path: Path) -> bool:
+    """A regular data file; never a symbolic link (links are refused, see core.inbox)."""
     name = path.name.lower()
-    return path.is_file() and not name.startswith(".") and name.endswith(DATA_SUFFIXES)
+    return (
+        not path.is_symlink() and path.is_file() and not name.startswith(".") and name.endswith(DATA_SUFFIXES)
+    )
 
 
 def source_name(file_name: str) -> str:
@@ -260,7 +263,9 @@ def _parquet(path: Path, max_bytes: int) -> Iterator[RawRecord]:
 
 
 def read_records(path: Path, max_row_bytes: int = DEFAULT_MAX_ROW_BYTES) -> tuple[str, Iterator[RawRecord]]:
-    """(container name, records) of a file; raises ShardReadError if the file is unreadable."""
+    """(container name, records) of a file; raises ShardReadError if the file is unreadable or a link."""
+    if path.is_symlink():
+        raise ShardReadError(f"{path} is a symbolic link; links are refused (copy the file itself)")
     try:
         data = path.read_bytes()
     except OSError as err:
