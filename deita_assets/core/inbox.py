@@ -29,7 +29,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from deita_assets.core.ingest import DATA_SUFFIXES, file_digest, is_data_file, shard_key
+from deita_assets.core.ingest import DATA_SUFFIXES, file_digest, is_data_file, shard_key, split_lines
 
 DEFAULT_BUNDLE_MIN_FILES = 10
 LINK_REFUSED = "symbolic link: refused (links can point outside the data; copy the target instead)"
@@ -133,8 +133,7 @@ def _bundle_lines(path: Path) -> list[str] | None:
     except (OSError, UnicodeDecodeError):
         return None
     if path.name.lower().endswith((".jsonl", ".ndjson")):
-        lines = [line.removesuffix("\r") for line in text.split("\n")]
-        return [line for line in lines if line.strip(" \t")]  # same blank rule as ingest
+        return [line for line in split_lines(text) if line.strip(" \t")]  # same blank rule as ingest
     try:
         value = json.loads(text)
     except json.JSONDecodeError:
