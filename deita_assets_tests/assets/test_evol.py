@@ -251,6 +251,20 @@ def test_rerun_after_a_bad_spell_heals_and_refusals_are_never_ranked(pool_store)
     assert "round 1 refusal" in refused[0]["rank_reason"]
 
 
+def test_a_dripping_reply_is_cut_at_the_deadline_inside_evolved_variants(pool_store) -> None:
+    faults = {"topic 0 from dolly": ["slow_body"]}
+    with (
+        LLMTestServer(evol_responder, faults_for=faults, drip_seconds=1.0) as server,
+        dg.instance_for_test() as instance,
+    ):
+        llm = LLMResource(base_url=server.base_url, model="fake", timeout=2.0, max_retries=0)
+        result = run(pool_store, llm, "complexity", instance, seed_size=8)
+    cut = _by_row(pool_store)["dolly-0"][1]
+    assert cut["status"] == "failed" and cut["reason"].startswith("timeout: TimeoutError: no complete reply")
+    meta = result.asset_materializations_for_node("evolved_variants")[0].metadata
+    assert "| timeout | 1 |" in meta["llm_http_outcomes"].md_str
+
+
 def _by_row(store: DuckDBStore) -> dict[str, list[dict]]:
     """Per seed row id, its rounds in order: variant columns plus score, parse_status, rank_reason."""
     rows = fetch(
