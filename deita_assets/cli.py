@@ -30,9 +30,13 @@ def _ingest(args: argparse.Namespace) -> int:
     from deita_assets.paths import inbox_dir
 
     inbox = Path(args.inbox).resolve() if args.inbox else inbox_dir()
-    plan = plan_inbox(
-        args.paths, bundle=not args.no_bundle, bundle_min_files=args.bundle_min_files, source=args.source
-    )
+    try:
+        plan = plan_inbox(
+            args.paths, bundle=not args.no_bundle, bundle_min_files=args.bundle_min_files, source=args.source
+        )
+    except ValueError as error:  # an unsafe --source: nothing is written
+        print(f"error: {error}", file=sys.stderr)
+        return 2
     for path, why in plan.skipped:
         print(f"skipped {path}: {why}")
     report = execute_plan(plan, inbox)

@@ -4,7 +4,9 @@ optional latency, fault injection and a request counter.
 Faults are consumed in order, either globally (`faults`, by arrival) or for requests whose prompt
 contains a marker (`faults_for`), so concurrent tests stay deterministic. Kinds: "429" (with
 Retry-After), "500", "timeout" (sleeps past the client's timeout), "malformed_json", "garbage",
-"truncated_body" (connection closed mid-body), "length" (finish_reason length, cut text), "empty".
+"truncated_body" (connection closed mid-body), "length" (finish_reason length, cut text), "empty",
+"slow_body" (headers at once, then a valid reply one byte per `drip_seconds`: no single read waits
+long, only the whole request does), "status_503".
 """
 
 from __future__ import annotations
@@ -33,6 +35,7 @@ class LLMTestServer:
         faults_for: dict[str, list[str]] | None = None,
         retry_after: str = "1",
         timeout_sleep: float = 3.0,
+        drip_seconds: float = 1.0,
     ) -> None:
         self.responder = responder
         self.latency = latency
@@ -40,6 +43,7 @@ class LLMTestServer:
         self.faults_for = {k: list(v) for k, v in (faults_for or {}).items()}
         self.retry_after = retry_after
         self.timeout_sleep = timeout_sleep
+        self.drip_seconds = drip_seconds
         self.requests = 0
         self.faults_served: Counter = Counter()
         self.authorizations: set[str] = set()
@@ -111,6 +115,8 @@ class LLMTestServer:
                     )
                 if fault == "500":
                     return self._send(500, b'{"error": {"message": "boom"}}')
+                if fault == "status_503":
+                    return self._send(503, b'{"error": {"message": "overloaded"}}')
                 if fault == "timeout":
                     time.sleep(server.timeout_sleep)
                 if fault == "malformed_json":
@@ -147,7 +153,23 @@ class LLMTestServer:
                         "completion_tokens": max(1, len(text) // 4),
                     },
                 }
+                if fault == "slow_body":
+                    return self._drip(json.dumps(reply).encode())
                 return self._send(200, json.dumps(reply).encode())
+
+            def _drip(self, payload: bytes) -> None:
+                self.send_response(200)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(payload)))
+                self.end_headers()
+                self.wfile.flush()
+                try:
+                    for i in range(len(payload)):
+                        self.wfile.write(payload[i : i + 1])
+                        self.wfile.flush()
+                        time.sleep(server.drip_seconds)
+                except OSError:  # the client gave up (its deadline): expected
+                    self.close_connection = True
 
         return Handler
 

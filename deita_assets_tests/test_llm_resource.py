@@ -37,6 +37,24 @@ def test_duckdb_cache_survives_sessions_and_records_backend(store: DuckDBStore) 
     assert all(FAKE_KEY not in json.dumps(r) for r in rows)
 
 
+def test_duckdb_cache_replaces_a_rejected_reply_when_asked_again(store: DuckDBStore) -> None:
+    accept = lambda result: bool(result.text)  # noqa: E731
+    with LLMTestServer(faults=["empty"]) as server:
+        resource = LLMResource(base_url=server.base_url, model="m", backend_label="test")
+        with resource.session(store) as session:
+            assert session.chat_many([req("a")])[0].text == ""  # cached: no verdict given
+        with resource.session(store) as session:
+            healed = session.chat_many([req("a")], accept)[0]
+            meta = session.usage_metadata()
+    assert (
+        healed.text == "reply: a"
+        and server.requests == 2
+        and meta["llm_http_outcomes"].md_str.count("| ok") == 1
+    )
+    with store.get_connection() as conn:
+        assert conn.execute("SELECT response_text FROM llm_cache").fetchall() == [("reply: a",)]
+
+
 def test_endpoint_label_drops_credentials_and_query() -> None:
     assert (
         endpoint_label("https://user:secret@api.example.com:8443/v1/?key=abc")
@@ -51,6 +69,7 @@ def test_llm_from_env_binds_env_vars() -> None:
     assert resource.base_url == dg.EnvVar("DEITA_LLM_BASE_URL")
     assert llm_from_env({}).base_url is None and llm_from_env({}).model == BUNDLED_LLM
     assert llm_from_env({"DEITA_LLM_STRUCTURED_OUTPUT": "false"}).structured_output is False
+    assert llm_from_env({"DEITA_LLM_RUN_DEADLINE": "90"}).run_deadline == 90.0
 
 
 @pytest.mark.slow

@@ -137,13 +137,15 @@ def evolved_variants(
 ) -> dg.MaterializeResult:
     """M rounds of in-depth evolution per seed for one dimension: complexity rewrites the instruction,
     quality rewrites the response with the instruction fixed. Degenerate rounds are flagged, failed
-    ones recorded with their reason (later rounds of that seed are then skipped, also recorded)."""
+    and refused ones (core.refusal) recorded with their reason (later rounds of that seed are then
+    skipped, also recorded). Only non-empty rewrites are cached, so a rerun re-asks empty ones."""
     dim = context.partition_key
     seeds = store.fetch_arrow("select_evol_seed").to_pylist()
     field = "instruction" if dim == COMPLEXITY else "response"
-    rows = [_variant_row(dim, s, evol.Variant(0, s[field], None, evol.OK, ()), None, None) for s in seeds]
+    originals = {s["seed_id"]: evol.original(s[field]) for s in seeds}
+    rows = [_variant_row(dim, s, originals[s["seed_id"]], None, None) for s in seeds]
     current = {s["seed_id"]: s[field] for s in seeds}
-    failed_at: dict[int, int] = {}
+    failed_at = {sid: 0 for sid, variant in originals.items() if evol.stops_chain(variant)}
     with llm.session(store) as session:
         for round_ in range(1, config.rounds + 1):
             alive = [s for s in seeds if s["seed_id"] not in failed_at]
@@ -151,12 +153,12 @@ def evolved_variants(
             requests = [
                 _evol_request(dim, s, current[s["seed_id"]], ops[s["seed_id"]], round_, config) for s in alive
             ]
-            results = session.chat_many(requests)
+            results = session.chat_many(requests, accept=evol.usable_reply)
             for seed, request, result in zip(alive, requests, results, strict=True):
                 sid = seed["seed_id"]
                 variant = evol.judge_evolution(round_, ops[sid], current[sid], result, seed[field])
                 rows.append(_variant_row(dim, seed, variant, result, request.template_version))
-                if variant.status == evol.FAILED:
+                if evol.stops_chain(variant):
                     failed_at[seed["seed_id"]] = round_
                 else:
                     current[seed["seed_id"]] = variant.text

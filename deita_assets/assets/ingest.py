@@ -220,6 +220,7 @@ def shard_metadata(
         "source_file": result.source_file,
         "container": result.container,
         "content_hash": result.content_hash,
+        "tool_turns_rendered": result.tool_turns_rendered,
         "formats": dg.MetadataValue.md(counts_table(result.format_counts(), "format")),
         "quarantine_by_reason": dg.MetadataValue.md(counts_table(result.quarantine_counts(), "reason")),
         "pool_rows_by_source": dg.MetadataValue.md(

@@ -57,6 +57,7 @@ def _incomplete_reason(variants: list[dict[str, Any]], expected: int) -> str | N
     if [v["round"] for v in variants] != list(range(expected)):
         return f"expected rounds 0..{expected - 1}, found {[v['round'] for v in variants]}"
     bad = [f"round {v['round']} {v['status']}" for v in variants if v["status"] not in USABLE]
+    bad += [f"round {v['round']} {evol.REFUSAL}" for v in variants if evol.REFUSAL in (v["flags"] or ())]
     return "no complete variant set: " + ", ".join(bad) if bad else None
 
 
@@ -115,14 +116,16 @@ def ranked_scores(
             )
             for s, v in rankable.items()
         }
-        firsts = dict(zip(requests, session.chat_many(list(requests.values())), strict=True))
+        # Only parseable replies are cached: a rerun re-asks a bad one instead of replaying it.
+        accept = lambda result: parse_rank_reply(result.text, n).scores is not None  # noqa: E731
+        firsts = dict(zip(requests, session.chat_many(list(requests.values()), accept), strict=True))
         parses = {s: parse_rank_reply(r.text, n) for s, r in firsts.items()}
         to_repair = {
             s: repair_request(requests[s], firsts[s].text or "", parses[s].problem or "", n)
             for s in rankable
             if evol.needs_repair(firsts[s], parses[s])
         }
-        repairs = dict(zip(to_repair, session.chat_many(list(to_repair.values())), strict=True))
+        repairs = dict(zip(to_repair, session.chat_many(list(to_repair.values()), accept), strict=True))
         usage = session.usage_metadata()
     for s in rankable:
         repair = repairs.get(s)

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from deita_assets.core.llm import ChatResult
 from deita_assets.core.parsing import RankParse
 from deita_assets.core.prompts import OPS, SCAFFOLD_MARKERS
+from deita_assets.core.refusal import refusal_rule
 
 ROUNDS = 5  # M in the paper: 6 variants per seed including the original
 
@@ -28,6 +29,7 @@ UNCHANGED = "unchanged"
 ECHOED_SCAFFOLD = "echoed_scaffold"
 SHORTER = "shorter_than_previous"
 TRUNCATED = "truncated"
+REFUSAL = "refusal"  # a refusal or non-answer (core.refusal): never evolved further, ranked or trained on
 
 
 def stable_hash(*parts: object) -> int:
@@ -128,6 +130,23 @@ class Variant:
     reason: str | None = None
 
 
+def original(round0_text: str) -> Variant:
+    """Round 0, the seed's own text: usable unless it is itself a refusal."""
+    if rule := refusal_rule(round0_text):
+        return Variant(0, round0_text, None, DEGENERATE, (REFUSAL,), f"{REFUSAL} (rule {rule})")
+    return Variant(0, round0_text, None, OK, ())
+
+
+def stops_chain(variant: Variant) -> bool:
+    """Nothing to evolve from: the round failed, or its text is a refusal."""
+    return variant.status == FAILED or REFUSAL in variant.flags
+
+
+def usable_reply(result: ChatResult) -> bool:
+    """The evol stage's cache verdict: a reply with text left after cleanup (an empty one is re-asked)."""
+    return bool(clean_reply(result.text))
+
+
 def judge_evolution(
     round_: int, op: str, previous: str, result: ChatResult, original: str | None = None
 ) -> Variant:
@@ -138,11 +157,13 @@ def judge_evolution(
     flags = tuple(degeneracy_flags(previous, text, result.truncated, original))
     if EMPTY in flags:
         return Variant(round_, "", op, FAILED, flags, "the model returned an empty rewrite")
+    if rule := refusal_rule(text):
+        return Variant(round_, text, op, DEGENERATE, (REFUSAL, *flags), f"{REFUSAL} (rule {rule})")
     return Variant(round_, text, op, DEGENERATE if flags else OK, flags, ", ".join(flags) or None)
 
 
 def skipped(round_: int, op: str, failed_round: int) -> Variant:
-    return Variant(round_, "", op, SKIPPED, (), f"round {failed_round} failed, nothing to evolve")
+    return Variant(round_, "", op, SKIPPED, (), f"round {failed_round} failed or refused, nothing to evolve")
 
 
 def evol_max_tokens(previous: str, cap: int) -> int:

@@ -12,7 +12,11 @@ Record formats found in the wild (and in ../shared/data):
   instance (seed tasks have one instance each).
 - sharegpt: `conversations` (or `conversation`) = [{from: human|gpt|system, value}, ...]; extra keys
   in each message are ignored.
-- openai_messages: `messages` = [{role, content}, ...]; content may be a list of text parts.
+- openai_messages: `messages` = [{role, content}, ...]; content may be a list of text parts. Tool use
+  is kept as text, not dropped: an assistant turn's `tool_calls` (its content may be null) is
+  rendered as "[tool call] name(arguments)" lines in that assistant turn, and a `tool` (or legacy
+  `function`) turn becomes a user turn "[tool result name] …" — the model's input, never a training
+  target. Both are counted (`NormalizedRecord.tool_turns_rendered`).
 - prompt_completion: prompt / completion, a trailing "<|endoftext|>" is stripped (a completion that is
   nothing else is an empty field).
 - hh_rlhf: `chosen` transcript "\\n\\nHuman: … \\n\\nAssistant: …" (the preferred side).
@@ -82,6 +86,7 @@ class NormalizedRecord:
     format: str
     turns: Conversation
     empty_turns_dropped: int = 0
+    tool_turns_rendered: int = 0  # assistant tool calls and tool results kept as text
 
 
 # ---------------------------------------------------------------------------------------------
@@ -107,10 +112,10 @@ def detect_container(path: Path, head: bytes) -> str:
         return "parquet"
     first = head.removeprefix(_BOM).lstrip()[:1]
     suffixes = [s.lower() for s in path.suffixes]
+    if ".jsonl" in suffixes or ".ndjson" in suffixes:  # the name decides: a first line may be an array
+        return "jsonl"
     if first == b"[":
         return "json_array"
-    if ".jsonl" in suffixes or ".ndjson" in suffixes:
-        return "jsonl"
     if first == b"{":
         return "json_object"
     return "jsonl"
@@ -204,6 +209,42 @@ def _self_instruct_seed(record: Mapping[str, Any]) -> list[tuple[str, Any]]:
     return turns
 
 
+TOOL_ROLES = ("tool", "function")
+TOOL_CALL_PREFIX = "[tool call]"
+TOOL_RESULT_PREFIX = "[tool result"
+
+
+class ToolText(str):
+    """Turn text rendered from a tool call or tool result, so normalization can count it."""
+
+
+def _tool_call_text(calls: Any) -> str:
+    """OpenAI `tool_calls` (or a legacy `function_call`) as readable lines: "[tool call] f({...})"."""
+    lines = []
+    for call in calls if isinstance(calls, list) else [calls]:
+        function = call.get("function", call) if isinstance(call, Mapping) else {}
+        name = function.get("name", "?") if isinstance(function, Mapping) else "?"
+        arguments = function.get("arguments", "") if isinstance(function, Mapping) else ""
+        if not isinstance(arguments, str):
+            arguments = json.dumps(arguments, ensure_ascii=False)
+        lines.append(f"{TOOL_CALL_PREFIX} {name}({arguments})")
+    return "\n".join(lines)
+
+
+def _tool_turn(message: Mapping[str, Any], content: Any) -> tuple[str, Any] | None:
+    """A tool call or tool result as a text turn, or None when the message is neither."""
+    calls = message.get("tool_calls") or message.get("function_call")
+    if calls and message.get("role") == "assistant":
+        text = content if isinstance(content, str) else ""
+        return "assistant", ToolText(f"{text}\n{_tool_call_text(calls)}".strip())
+    if message.get("role") in TOOL_ROLES:
+        label = message.get("name") or message.get("tool_call_id") or message["role"]
+        if not isinstance(content, str):
+            content = json.dumps(content, ensure_ascii=False)
+        return "user", ToolText(f"{TOOL_RESULT_PREFIX} {label}] {content}")
+    return None
+
+
 def _messages(record: Mapping[str, Any], key: str) -> list[tuple[str, Any]]:
     turns: list[tuple[str, Any]] = []
     for i, message in enumerate(_list_field(record, key)):
@@ -211,6 +252,9 @@ def _messages(record: Mapping[str, Any], key: str) -> list[tuple[str, Any]]:
             raise RecordError(WRONG_TYPE, f"{key}[{i}] is {type(message).__name__}, expected an object")
         role = message.get("role", message.get("from"))
         content = message.get("content", message.get("value", message.get("text")))
+        if (tool := _tool_turn(message, content)) is not None:
+            turns.append(tool)
+            continue
         if role is None or content is None:
             raise RecordError(MISSING_FIELD, f"{key}[{i}] lacks a role/from or content/value field")
         if isinstance(content, list) and all(isinstance(p, Mapping) and "type" in p for p in content):
@@ -306,6 +350,7 @@ def normalize_record(record: Any, record_format: str | None = None) -> Normalize
     raw_turns = RECORD_FORMATS[fmt](record)
     turns: Conversation = []
     dropped = 0
+    tools = sum(isinstance(content, ToolText) for _role, content in raw_turns)
     for i, (role, content) in enumerate(raw_turns):
         if not isinstance(role, str) or role.strip().lower() not in _ROLE_ALIASES:
             raise RecordError(UNKNOWN_ROLE, f"turn {i} has role {role!r}")
@@ -320,7 +365,7 @@ def normalize_record(record: Any, record_format: str | None = None) -> Normalize
         raise RecordError(NO_ASSISTANT_TURN, f"{fmt} record has no non-empty assistant turn")
     if not any(t["role"] == "user" for t in turns):
         raise RecordError(NO_USER_TURN, f"{fmt} record has no non-empty user turn")
-    return NormalizedRecord(fmt, turns, dropped)
+    return NormalizedRecord(fmt, turns, dropped, tools)
 
 
 # ---------------------------------------------------------------------------------------------

@@ -10,18 +10,42 @@ own so its records reach quarantine with reasons.
 Inbox names are `<source>__<relative path flattened>`; the source is the first folder under the path
 the user gave (for ../shared/data: alpaca, gpteacher, …) or that folder's own name for files directly
 inside it. Evaluation sets (a folder named `eval`) are not pool data and are skipped.
+
+Links rule: symbolic links are refused everywhere — a link given on the command line, a linked file
+or folder inside a source folder (skipped with the reason `LINK_REFUSED`, printed by `ingest`), and a
+link placed in the inbox by hand (never a shard: `is_data_file` is false for links, and reading one
+raises). A link can point anywhere (/etc/passwd, another user's data), and resolving it against
+allowed roots would make what a shard contains depend on where it points at read time.
+
+`--source` names become inbox file-name prefixes, so they are checked like partition keys
+(`check_source_name`): no path separators, no `..`, no leading dot or dash, no `__`.
 """
 
 import json
 import os
+import re
 import shutil
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from deita_assets.core.ingest import DATA_SUFFIXES, file_digest, is_data_file, shard_key
+from deita_assets.core.ingest import DATA_SUFFIXES, file_digest, is_data_file, shard_key, split_lines
 
 DEFAULT_BUNDLE_MIN_FILES = 10
+LINK_REFUSED = "symbolic link: refused (links can point outside the data; copy the target instead)"
+_SOURCE_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")
+
+
+def check_source_name(name: str) -> str:
+    """`name` if it is a safe source name (it prefixes inbox file names), else ValueError saying why."""
+    if not _SOURCE_NAME.fullmatch(name) or "__" in name or ".." in name:
+        raise ValueError(
+            f"invalid source name {name!r}: use 1-64 letters, digits, '.', '_' or '-', starting with a "
+            "letter or digit, without '..' or '__' (it becomes part of a file name in the inbox)"
+        )
+    return name
+
+
 SKIPPED_FOLDERS = {"eval": "evaluation sets (MT-Bench, Arena-Hard, WizardLM test set) are not pool data"}
 BUNDLE_SUFFIX = ".bundle.jsonl"
 
@@ -44,9 +68,14 @@ def plan_inbox(
     bundle_min_files: int = DEFAULT_BUNDLE_MIN_FILES,
     source: str | None = None,
 ) -> InboxPlan:
-    """Decide, without touching anything, which files are copied, bundled or skipped."""
+    """Decide, without touching anything, which files are copied, bundled or skipped (links too)."""
+    if source is not None:
+        check_source_name(source)
     plan = InboxPlan()
     for path in paths:
+        if Path(path).is_symlink():
+            plan.skipped.append((Path(path).absolute(), LINK_REFUSED))
+            continue
         path = Path(path).resolve()
         if path.is_file():
             if not is_data_file(path):
@@ -68,14 +97,26 @@ def _plan_folder(
     for folder, subfolders, files in os.walk(root):
         here = Path(folder)
         for name in sorted(subfolders):
-            if name in SKIPPED_FOLDERS or name.startswith("."):
+            if (here / name).is_symlink():
+                plan.skipped.append((here / name, LINK_REFUSED))
+            elif name in SKIPPED_FOLDERS or name.startswith("."):
                 plan.skipped.append((here / name, SKIPPED_FOLDERS.get(name, "hidden folder")))
-        subfolders[:] = sorted(s for s in subfolders if s not in SKIPPED_FOLDERS and not s.startswith("."))
+        subfolders[:] = sorted(
+            s
+            for s in subfolders
+            if s not in SKIPPED_FOLDERS and not s.startswith(".") and not (here / s).is_symlink()
+        )
         relative = here.relative_to(root).parts
         folder_source = source or (relative[0] if relative else root.name)
         inner = relative[1:] if relative and not source else relative
+        links = [here / f for f in sorted(files) if (here / f).is_symlink()]
+        plan.skipped += [(link, LINK_REFUSED) for link in links]
         data = [here / f for f in sorted(files) if is_data_file(here / f)]
-        plan.skipped += [(here / f, "not a data file") for f in sorted(files) if not is_data_file(here / f)]
+        plan.skipped += [
+            (here / f, "not a data file")
+            for f in sorted(files)
+            if not is_data_file(here / f) and here / f not in links
+        ]
         bundleable = [p for p in data if p.name.lower().endswith((".json", ".jsonl", ".ndjson"))]
         if bundle and len(bundleable) >= bundle_min_files:
             name = _flatten(inner) or here.name
@@ -92,8 +133,7 @@ def _bundle_lines(path: Path) -> list[str] | None:
     except (OSError, UnicodeDecodeError):
         return None
     if path.name.lower().endswith((".jsonl", ".ndjson")):
-        lines = [line.removesuffix("\r") for line in text.split("\n")]
-        return [line for line in lines if line.strip(" \t")]  # same blank rule as ingest
+        return [line for line in split_lines(text) if line.strip(" \t")]  # same blank rule as ingest
     try:
         value = json.loads(text)
     except json.JSONDecodeError:

@@ -36,6 +36,12 @@ DEFAULT_MAX_ROW_BYTES = 1_000_000
 RAW_KEEP_CHARS = 2_000  # quarantine keeps this much raw text: enough to see what went wrong
 DATA_SUFFIXES = (".json", ".jsonl", ".ndjson", ".json.gz", ".jsonl.gz", ".ndjson.gz", ".parquet")
 _UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")
+_LINE_BREAK = re.compile(r"\r\n|\r|\n")  # CRLF, LF and old-Mac CR-only files alike
+
+
+def split_lines(text: str) -> list[str]:
+    """JSONL lines under any of the three line-ending conventions (JSON strings hold no raw CR/LF)."""
+    return _LINE_BREAK.split(text)
 
 
 class ShardReadError(RuntimeError):
@@ -84,6 +90,7 @@ class ShardResult:
     quarantined: list[QuarantinedRow] = field(default_factory=list)
     duplicates_within: list[tuple[int, str]] = field(default_factory=list)  # (position, row_id)
     empty_turns_dropped: int = 0
+    tool_turns_rendered: int = 0  # tool calls/results kept as text turns (core.formats)
 
     @property
     def rows_read(self) -> int:
@@ -102,8 +109,11 @@ class ShardResult:
 
 
 def is_data_file(path: Path) -> bool:
+    """A regular data file; never a symbolic link (links are refused, see core.inbox)."""
     name = path.name.lower()
-    return path.is_file() and not name.startswith(".") and name.endswith(DATA_SUFFIXES)
+    return (
+        not path.is_symlink() and path.is_file() and not name.startswith(".") and name.endswith(DATA_SUFFIXES)
+    )
 
 
 def source_name(file_name: str) -> str:
@@ -178,8 +188,7 @@ def _parse(position: int, raw: str, max_bytes: int) -> RawRecord:
 
 
 def _jsonl(text: str, max_bytes: int) -> Iterator[RawRecord]:
-    for number, line in enumerate(text.split("\n"), start=1):
-        line = line.removesuffix("\r")
+    for number, line in enumerate(split_lines(text), start=1):
         if line.strip(" \t"):  # JSON whitespace only: a line of other junk is a record to quarantine
             yield _parse(number, line, max_bytes)
 
@@ -230,7 +239,7 @@ def _json_object_or_lines(text: str, max_bytes: int) -> tuple[str, Iterator[RawR
     try:
         value = json.loads(stripped)
     except (ValueError, RecursionError):
-        first_line = stripped.split("\n", 1)[0].removesuffix("\r")
+        first_line = split_lines(stripped)[0]
         try:
             json.loads(first_line)
         except (ValueError, RecursionError):
@@ -260,7 +269,9 @@ def _parquet(path: Path, max_bytes: int) -> Iterator[RawRecord]:
 
 
 def read_records(path: Path, max_row_bytes: int = DEFAULT_MAX_ROW_BYTES) -> tuple[str, Iterator[RawRecord]]:
-    """(container name, records) of a file; raises ShardReadError if the file is unreadable."""
+    """(container name, records) of a file; raises ShardReadError if the file is unreadable or a link."""
+    if path.is_symlink():
+        raise ShardReadError(f"{path} is a symbolic link; links are refused (copy the file itself)")
     try:
         data = path.read_bytes()
     except OSError as err:
@@ -328,5 +339,6 @@ def ingest_file(
             continue
         seen.add(rid)
         result.empty_turns_dropped += normalized.empty_turns_dropped
+        result.tool_turns_rendered += normalized.tool_turns_rendered
         result.kept.append(KeptRow(record.position, rid, normalized.format, normalized.turns))
     return result

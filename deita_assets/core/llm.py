@@ -16,7 +16,7 @@ import random
 import threading
 import time
 from collections import Counter, defaultdict
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from concurrent.futures import Future
 from dataclasses import asdict, dataclass, field, replace
 from email.utils import parsedate_to_datetime
@@ -144,6 +144,7 @@ class Usage:
     prompt_tokens: int = 0
     completion_tokens: int = 0
     failures: Counter = field(default_factory=Counter)
+    http_outcomes: Counter = field(default_factory=Counter)  # per HTTP attempt: "ok", "HTTP 503", timeout…
     budget_stopped: bool = False
     _reserved_tokens: int = 0
     _reserved_dollars: float = 0.0
@@ -195,6 +196,10 @@ class Usage:
             else:
                 self.failures[result.error_kind] += 1
 
+    def add_outcome(self, outcome: str) -> None:
+        with self._lock:
+            self.http_outcomes[outcome] += 1
+
     def add_retry(self) -> None:
         with self._lock:
             self.retries += 1
@@ -209,6 +214,7 @@ class Usage:
                 "completed": self.completed,
                 "failed": sum(self.failures.values()),
                 "failures_by_kind": dict(sorted(self.failures.items())),
+                "http_outcomes": dict(sorted(self.http_outcomes.items())),
                 "prompt_tokens": self.prompt_tokens,
                 "completion_tokens": self.completion_tokens,
                 "estimated_usd": round(self.dollars, 6),
@@ -247,7 +253,8 @@ class ClientSettings:
     model: str
     backend: str
     api_key: str = field(default="unused", repr=False)
-    timeout: float = 120.0
+    timeout: float = 120.0  # total seconds per HTTP attempt (headers and whole body), not per read
+    run_deadline: float | None = None  # seconds from client start; later attempts are not sent
     max_concurrency: int = 8
     max_retries: int = 4
     backoff_base: float = 0.5
@@ -290,6 +297,13 @@ def _retry_after_seconds(headers: Mapping[str, str] | None) -> float | None:
             return max(0.0, parsedate_to_datetime(value).timestamp() - time.time())
         except (TypeError, ValueError):
             return None
+
+
+def attempt_outcome(error: BaseException) -> str:
+    """What one failed HTTP attempt got back, for the per-attempt tally ("HTTP 503", "timeout", …)."""
+    if isinstance(error, openai.APIStatusError):
+        return f"HTTP {error.status_code}"
+    return classify_error(error)[0]
 
 
 def classify_error(error: BaseException) -> tuple[str, float | None]:
@@ -365,6 +379,7 @@ class ChatClient:
         )
         self._semaphore = self._run(self._make_semaphore())
         self._rng = random.Random()
+        self._started = time.monotonic()
 
     async def _make_semaphore(self) -> asyncio.Semaphore:
         return asyncio.Semaphore(self.settings.max_concurrency)
@@ -385,10 +400,18 @@ class ChatClient:
     def key(self, request: ChatRequest) -> str:
         return request_key(request, self.settings.backend, self.settings.model)
 
-    def chat_many(self, requests: Sequence[ChatRequest]) -> list[ChatResult]:
-        """Answer every request (cache first), in order; failures come back as results, not raised."""
+    def chat_many(
+        self, requests: Sequence[ChatRequest], accept: Callable[[ChatResult], bool] | None = None
+    ) -> list[ChatResult]:
+        """Answer every request (cache first), in order; failures come back as results, not raised.
+
+        `accept` is the stage's verdict on a reply: only accepted replies are cached, and a cached
+        reply it rejects (written before the verdict existed) is asked again, so a rerun after a bad
+        spell of the server heals instead of replaying the bad reply.
+        """
+        accept = accept or (lambda _result: True)
         keys = [self.key(r) for r in requests]
-        cached = self.cache.get_many(sorted(set(keys)))
+        cached = {k: v for k, v in self.cache.get_many(sorted(set(keys))).items() if accept(v)}
         results: list[ChatResult | None] = [None] * len(requests)
         first_index: dict[str, int] = {}
         duplicates: dict[str, list[int]] = defaultdict(list)
@@ -405,7 +428,7 @@ class ChatClient:
             asyncio.run_coroutine_threadsafe(self._complete_into(requests[i], key, i, finished), self._loop)
             for key, i in first_index.items()
         ]
-        for index, result in self._collect(finished, len(futures), futures, requests):
+        for index, result in self._collect(finished, len(futures), futures, requests, accept):
             results[index] = result
             for dup in duplicates.get(result.request_key, []):
                 results[dup] = replace(result, cached=result.ok)
@@ -429,8 +452,9 @@ class ChatClient:
         expected: int,
         futures: Sequence[Future],
         requests: Sequence[ChatRequest],
+        accept: Callable[[ChatResult], bool],
     ) -> Iterator[tuple[int, ChatResult]]:
-        """Yield results as they finish; write successful ones to the cache every few results/seconds,
+        """Yield results as they finish; write accepted ones to the cache every few results/seconds,
         so a crash loses at most one small batch of paid-for results."""
         unflushed: list[tuple[ChatRequest, ChatResult]] = []
         last_flush = time.monotonic()
@@ -445,7 +469,7 @@ class ChatClient:
                             self.cache.put_many(unflushed)
                             unflushed, last_flush = [], time.monotonic()
                 self.usage.record(result)
-                if result.ok:
+                if result.ok and accept(result):
                     unflushed.append((requests[index], result))
                 yield index, result
                 if unflushed and (
@@ -466,24 +490,48 @@ class ChatClient:
             key, None, None, 0, 0, False, kind, redact(detail, s.api_key)[:500], s.backend, s.model
         )
 
+    def _not_sent(self, key: str, kind: str, why: str, attempt: int, last: tuple[str, str] | None):
+        """A request stopped before its next attempt: says what earlier attempts got back, if any."""
+        if last is None:
+            return self._failure(key, kind, f"{why}; request not sent")
+        return self._failure(key, last[0], f"{last[1]} (after {attempt} attempts; retry not sent: {why})")
+
+    def _attempt_limit(self) -> float:
+        """Seconds this attempt may take: the per-attempt timeout, cut by the run deadline."""
+        s = self.settings
+        if s.run_deadline is None:
+            return s.timeout
+        return min(s.timeout, s.run_deadline - (time.monotonic() - self._started))
+
     async def _complete(self, request: ChatRequest, key: str) -> ChatResult:
         s = self.settings
         delays = backoff_delays(s.backoff_base, s.backoff_cap, self._rng)
         async with self._semaphore:
             attempt = 0
+            last: tuple[str, str] | None = None  # (kind, detail) of the last failed attempt
             while True:
+                limit = self._attempt_limit()
+                if limit <= 0:
+                    why = f"run deadline of {s.run_deadline:g} s reached"
+                    return self._not_sent(key, TIMEOUT, why, attempt, last)
                 reservation = self.usage.try_reserve(request)
                 if reservation is None:
-                    return self._failure(key, BUDGET, "per-run budget reached; request not sent")
+                    return self._not_sent(key, BUDGET, "per-run budget reached", attempt, last)
                 try:
-                    body = await self._send(request)
+                    try:
+                        body = await asyncio.wait_for(self._send(request), limit)
+                    except TimeoutError:
+                        raise TimeoutError(
+                            f"no complete reply within {limit:.3g} s (total deadline)"
+                        ) from None
                     text, finish, prompt_tokens, completion_tokens, logprobs = parse_completion(body)
                 except Exception as error:
                     self.usage.release(reservation)
+                    self.usage.add_outcome(attempt_outcome(error))
                     kind, retry_after = classify_error(error)
+                    last = (kind, f"{type(error).__name__}: {error}")
                     if kind not in RETRYABLE_KINDS or attempt >= s.max_retries:
-                        detail = f"{type(error).__name__}: {error} (after {attempt + 1} attempts)"
-                        return self._failure(key, kind, detail)
+                        return self._failure(key, kind, f"{last[1]} (after {attempt + 1} attempts)")
                     attempt += 1
                     self.usage.add_retry()
                     delay = next(delays)
@@ -492,6 +540,7 @@ class ChatClient:
                     await asyncio.sleep(delay)
                     continue
                 self.usage.release(reservation, prompt_tokens, completion_tokens)
+                self.usage.add_outcome("ok")
                 return ChatResult(
                     key,
                     text,

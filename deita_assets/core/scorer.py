@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from deita_assets.core.chat_tokens import encode_text
 from deita_assets.core.reward import RewardBatch, length_batches
 
 if TYPE_CHECKING:
@@ -188,7 +189,7 @@ def encode_rows(
     encoded, truncated = [], []
     for row in rows:
         tokenized.template._check(row)
-        fields = [_encode(tokenizer, value) for value in row]
+        fields = [encode_text(tokenizer, value) for value in row]  # data text: no control tokens
         keep = allocate_budget([len(f) for f in fields], budget)
         ids = list(tokenized.lead) + list(tokenized.literals[0])
         for field_ids, n, literal in zip(fields, keep, tokenized.literals[1:], strict=True):

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager, nullcontext
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
@@ -37,7 +37,7 @@ from deita_assets.sql import load_sql
 
 
 class DuckDBResultCache:
-    """`llm_cache` as a ResultCache: batched lookups, insert-or-ignore writes, one short connection each."""
+    """`llm_cache` as a ResultCache: batched lookups, upserts (a re-asked reply replaces a rejected one)."""
 
     def __init__(self, store: DuckDBStore) -> None:
         self.store = store
@@ -100,20 +100,29 @@ class LLMSession:
         self.model = client.settings.model
         self.structured_output = structured_output
 
-    def chat_many(self, requests: Sequence[ChatRequest]) -> list[ChatResult]:
-        """Results in request order; concurrency bounded; every request through the cache."""
-        return self.client.chat_many(requests)
+    def chat_many(
+        self, requests: Sequence[ChatRequest], accept: Callable[[ChatResult], bool] | None = None
+    ) -> list[ChatResult]:
+        """Results in request order; concurrency bounded; every request through the cache, which
+        keeps only replies `accept` approves (and re-asks cached ones it rejects)."""
+        return self.client.chat_many(requests, accept)
 
     def usage_metadata(self) -> dict[str, Any]:
         """Requests, cache hits, tokens, estimated dollars and failures by kind, for MaterializeResult."""
         usage = self.client.usage.snapshot()
         failures = usage.pop("failures_by_kind")
+        outcomes = usage.pop("http_outcomes")
         meta: dict[str, Any] = {f"llm_{name}": value for name, value in usage.items() if name != "budget"}
         meta["llm_backend"] = self.backend
         meta["llm_model"] = self.model
         meta["llm_budget"] = dg.MetadataValue.json(usage["budget"])
         meta["llm_failures_by_kind"] = dg.MetadataValue.md(
             markdown_table([{"kind": k, "count": v} for k, v in failures.items()]) if failures else "_none_"
+        )
+        meta["llm_http_outcomes"] = dg.MetadataValue.md(  # what every HTTP attempt sent got back
+            markdown_table([{"outcome": k, "attempts": v} for k, v in outcomes.items()])
+            if outcomes
+            else "_none_"
         )
         return meta
 
@@ -142,7 +151,12 @@ class LLMResource(dg.ConfigurableResource):
     backend_label: str | None = Field(
         default=None, description="Name recorded as `backend` (default: the base URL without credentials)."
     )
-    timeout: float = Field(default=120.0, description="Seconds per HTTP attempt.")
+    timeout: float = Field(
+        default=120.0, description="Total seconds per HTTP attempt (headers and whole body), not per read."
+    )
+    run_deadline: float | None = Field(
+        default=None, description="Seconds per session: attempts after it are not sent (counted as timeout)."
+    )
     max_concurrency: int = Field(default=8, description="Requests in flight at once.")
     max_retries: int = Field(
         default=4, description="Retries on 429/5xx/timeouts/connection/malformed replies."
@@ -194,6 +208,7 @@ class LLMResource(dg.ConfigurableResource):
                 backend=self.backend_label or (LOCAL_BACKEND if local else endpoint_label(base_url)),
                 api_key=self.api_key or "unused",
                 timeout=self.timeout,
+                run_deadline=self.run_deadline,
                 max_concurrency=self.local_parallel if local else self.max_concurrency,
                 max_retries=self.max_retries,
                 backoff_base=self.backoff_base,
@@ -232,6 +247,7 @@ def llm_from_env(environ: Mapping[str, str]) -> LLMResource:
     }
     floats = {  # not secrets: plain values
         "timeout": "DEITA_LLM_TIMEOUT",
+        "run_deadline": "DEITA_LLM_RUN_DEADLINE",
         "prompt_usd_per_million": "DEITA_LLM_PROMPT_USD_PER_MILLION",
         "completion_usd_per_million": "DEITA_LLM_COMPLETION_USD_PER_MILLION",
         "max_dollars": "DEITA_LLM_MAX_DOLLARS",

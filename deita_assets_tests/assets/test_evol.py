@@ -212,6 +212,73 @@ def test_faults_are_recorded_never_invented(pool_store, tmp_path: Path) -> None:
     assert checks["ranked_scores_valid"].metadata["seed_failure_rate"].value == pytest.approx(0.25)
 
 
+def bad_spell_responder(spell: dict):
+    """While `spell["bad"]`: seed alpaca-1's rewrites come back empty and dolly-2's rank reply lacks
+    scores (also after repair). Seed alpaca-3's rewrite is always a refusal."""
+
+    def respond(body: dict) -> str:
+        prompt = body["messages"][-1]["content"]
+        is_rank = "Score" in prompt or "scores" in prompt
+        if not is_rank and "topic 3 from alpaca" in prompt:
+            return "I'm sorry, but I can't help with that."
+        if spell["bad"] and not is_rank and "topic 1 from alpaca" in prompt:
+            return ""
+        if spell["bad"] and is_rank and "topic 2 from dolly" in json.dumps(body["messages"]):
+            return evol_responder(body).split("\n")[0]  # one score for six items
+        return evol_responder(body)
+
+    return respond
+
+
+def test_rerun_after_a_bad_spell_heals_and_refusals_are_never_ranked(pool_store) -> None:
+    spell = {"bad": True}
+    with LLMTestServer(bad_spell_responder(spell)) as server, dg.instance_for_test() as instance:
+        llm = LLMResource(base_url=server.base_url, model="fake", max_retries=0, structured_output=False)
+        run(pool_store, llm, "complexity", instance, seed_size=8)
+        before = _by_row(pool_store)
+        spell["bad"] = False
+        run(pool_store, llm, "complexity", instance, seed_size=8)
+        after = _by_row(pool_store)
+    assert before["alpaca-1"][1]["reason"] == "the model returned an empty rewrite"
+    assert before["dolly-2"][0]["parse_status"] == "parse_failed"
+    assert after["alpaca-1"][1]["status"] == "ok" and after["alpaca-1"][0]["parse_status"] == "ok"
+    assert after["dolly-2"][0]["parse_status"] == "ok" and all(r["score"] for r in after["dolly-2"])
+    refused = after["alpaca-3"]
+    assert refused[1]["status"] == "degenerate" and "refusal" in refused[1]["flags"]
+    assert refused[1]["reason"] == "refusal (rule sorry_cannot)"
+    assert all(refused[r]["status"] == "skipped" for r in range(2, 6))
+    assert {r["parse_status"] for r in refused} == {"skipped"} and all(r["score"] is None for r in refused)
+    assert "round 1 refusal" in refused[0]["rank_reason"]
+
+
+def test_a_dripping_reply_is_cut_at_the_deadline_inside_evolved_variants(pool_store) -> None:
+    faults = {"topic 0 from dolly": ["slow_body"]}
+    with (
+        LLMTestServer(evol_responder, faults_for=faults, drip_seconds=1.0) as server,
+        dg.instance_for_test() as instance,
+    ):
+        llm = LLMResource(base_url=server.base_url, model="fake", timeout=2.0, max_retries=0)
+        result = run(pool_store, llm, "complexity", instance, seed_size=8)
+    cut = _by_row(pool_store)["dolly-0"][1]
+    assert cut["status"] == "failed" and cut["reason"].startswith("timeout: TimeoutError: no complete reply")
+    meta = result.asset_materializations_for_node("evolved_variants")[0].metadata
+    assert "| timeout | 1 |" in meta["llm_http_outcomes"].md_str
+
+
+def _by_row(store: DuckDBStore) -> dict[str, list[dict]]:
+    """Per seed row id, its rounds in order: variant columns plus score, parse_status, rank_reason."""
+    rows = fetch(
+        store,
+        "SELECT s.row_id, v.round, v.status, v.flags, v.reason, r.score, r.parse_status, "
+        "r.reason AS rank_reason FROM evolved_variants v JOIN evol_seed s USING (seed_id) "
+        "LEFT JOIN ranked_scores r USING (dimension, seed_id, round) ORDER BY s.row_id, v.round",
+    )
+    by_row: dict[str, list[dict]] = {}
+    for row in rows:
+        by_row.setdefault(row["row_id"], []).append(row)
+    return by_row
+
+
 @pytest.mark.slow
 def test_real_local_backend_end_to_end(pool_store) -> None:
     """A few seeds through the bundled SmolLM2-135M on xllamacpp: real generation, grammar-constrained

@@ -189,6 +189,7 @@ def test_render_pairs_and_row_id() -> None:
         ("a.json", b'{"id": 1}', "json_object"),
         ("a.jsonl", b'{"a": 1}\n{"a": 2}', "jsonl"),
         ("a.jsonl.gz", b'{"a": 1}', "jsonl"),
+        ("a.jsonl", b'[1]\n{"a": 2}', "jsonl"),  # the name decides, not a first-line array
         ("a.txt", b'"a string"\n', "jsonl"),
         ("a.parquet", b"PAR1....", "parquet"),
     ],

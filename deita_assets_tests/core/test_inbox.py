@@ -102,3 +102,65 @@ def test_shipped_samples_give_six_shards_with_known_counts(tmp_path: Path) -> No
     assert quarantined == {"no_assistant_turn": 30, "empty_field": 12}
     formats = sum((r.format_counts() for r in results.values()), start=Counter())
     assert formats == {"alpaca": 200, "hh_rlhf": 80, "prompt_completion": 108}
+
+
+def _links(tmp_path: Path) -> tuple[Path, Path]:
+    """A source folder holding a link to /etc/passwd, a link to a JSON file outside and a linked folder."""
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    (outside / "secret.json").write_text(json.dumps([{"instruction": "leak", "output": "me"}]))
+    src = tmp_path / "src" / "alpaca"
+    src.mkdir(parents=True)
+    (src / "real.json").write_text(json.dumps([{"instruction": "i", "output": "o"}]))
+    (src / "passwd.jsonl").symlink_to("/etc/passwd")
+    (src / "secret.json").symlink_to(outside / "secret.json")
+    (src / "linked_dir").symlink_to(outside, target_is_directory=True)
+    return src, outside
+
+
+def test_links_in_source_folders_are_refused_with_a_reason(tmp_path: Path) -> None:
+    from deita_assets.core.inbox import LINK_REFUSED
+
+    src, _outside = _links(tmp_path)
+    plan = plan_inbox([src.parent, src / "secret.json"], bundle=False)
+    assert [name for _path, name in plan.copies] == ["alpaca__real.json"]
+    refused = sorted(p.name for p, why in plan.skipped if why == LINK_REFUSED)
+    assert refused == ["linked_dir", "passwd.jsonl", "secret.json", "secret.json"]
+    report = execute_plan(plan, tmp_path / "inbox")
+    assert sorted(p.name for p in (tmp_path / "inbox").iterdir()) == ["alpaca__real.json"]
+    assert report.written == [("alpaca__real.json", 1)]
+
+
+def test_links_in_the_inbox_never_become_shards(tmp_path: Path) -> None:
+    import pytest
+
+    from deita_assets.core.ingest import ShardReadError
+
+    _src, outside = _links(tmp_path)
+    inbox = tmp_path / "inbox"
+    inbox.mkdir()
+    (inbox / "etc__passwd.jsonl").symlink_to("/etc/passwd")
+    (inbox / "outside__secret.json").symlink_to(outside / "secret.json")
+    new, cursor = scan_inbox(inbox, {}, set(), settle_seconds=0, now=time.time() + 10)
+    assert new == [] and cursor == {}
+    with pytest.raises(ShardReadError, match="symbolic link"):
+        ingest_file(inbox / "etc__passwd.jsonl")
+
+
+def test_source_names_are_checked_like_partition_keys(tmp_path: Path, capsys) -> None:
+    import pytest
+
+    from deita_assets.cli import main
+    from deita_assets.core.inbox import check_source_name
+
+    data = tmp_path / "a.json"
+    data.write_text(json.dumps([{"instruction": "i", "output": "o"}]))
+    inbox = tmp_path / "home" / "inbox"
+    for bad in ("../../x", "/abs/path", "..", ".hidden", "a/b", "a__b", "", "-x", "x" * 65):
+        with pytest.raises(ValueError, match="invalid source name"):
+            check_source_name(bad)
+        assert main(["ingest", str(data), "--inbox", str(inbox), f"--source={bad}"]) == 2
+        assert "invalid source name" in capsys.readouterr().err
+    assert not (tmp_path / "x").exists() and not inbox.exists()
+    assert main(["ingest", str(data), "--inbox", str(inbox), "--source", "my-set.v2"]) == 0
+    assert [p.name for p in inbox.iterdir()] == ["my-set.v2__a.json"]

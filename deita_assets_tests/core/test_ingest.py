@@ -2,6 +2,7 @@
 
 import gzip
 import json
+import re
 from collections import Counter
 from pathlib import Path
 
@@ -228,5 +229,47 @@ def test_any_bytes_end_as_rows_or_a_clear_error(tmp_path: Path, data: bytes, suf
     assert result.rows_read == len(result.kept) + len(result.quarantined) + len(result.duplicates_within)
     assert all(q.raw.encode("utf-8") is not None and q.reason in F.REASONS for q in result.quarantined)
     if result.container == "jsonl":
-        lines = data.removeprefix(b"\xef\xbb\xbf").split(b"\n")
-        assert result.rows_read == sum(1 for line in lines if line.removesuffix(b"\r").strip(b" \t"))
+        lines = re.split(rb"\r\n|\r|\n", data.removeprefix(b"\xef\xbb\xbf"))  # CR alone ends a line too
+        assert result.rows_read == sum(1 for line in lines if line.strip(b" \t"))
+
+
+def test_jsonl_whose_first_line_is_an_array_is_read_line_by_line(tmp_path: Path) -> None:
+    other = {"instruction": "Say hi", "output": "hi"}
+    text = json.dumps([GOOD, other]) + "\n" + jsonl(GOOD, other, {"instruction": "Count", "output": "1 2"})
+    result = ingest_file(write(tmp_path, "src__a.jsonl", text))
+    assert result.container == "jsonl" and result.rows_read == 4  # 4 lines, none lost
+    assert reasons(result) == {F.WRONG_TYPE: 1} and result.quarantined[0].position == 1
+    assert [k.position for k in result.kept] == [2, 3, 4]
+    assert result.rows_read == len(result.kept) + len(result.quarantined) + len(result.duplicates_within)
+
+
+def test_cr_only_line_endings_split_into_lines(tmp_path: Path) -> None:
+    other = {"instruction": "Say hi", "output": "hi"}
+    result = ingest_file(
+        write(tmp_path, "src__mac.jsonl", json.dumps(GOOD) + "\r" + json.dumps(other) + "\r")
+    )
+    assert [k.position for k in result.kept] == [1, 2] and not result.quarantined
+
+
+def test_tool_calls_and_tool_turns_are_kept_as_text_and_counted(tmp_path: Path) -> None:
+    call = {
+        "id": "c1",
+        "type": "function",
+        "function": {"name": "get_weather", "arguments": '{"city":"Paris"}'},
+    }
+    record = {
+        "messages": [
+            {"role": "user", "content": "Weather in Paris?"},
+            {"role": "assistant", "content": None, "tool_calls": [call]},
+            {"role": "tool", "tool_call_id": "c1", "name": "get_weather", "content": '{"temp_c": 21}'},
+            {"role": "assistant", "content": "It is 21 °C in Paris."},
+        ]
+    }
+    result = ingest_file(write(tmp_path, "src__tools.jsonl", jsonl(record)))
+    assert not result.quarantined and result.tool_turns_rendered == 2
+    assert result.kept[0].turns == [
+        {"role": "user", "content": "Weather in Paris?"},
+        {"role": "assistant", "content": '[tool call] get_weather({"city":"Paris"})'},
+        {"role": "user", "content": '[tool result get_weather] {"temp_c": 21}'},
+        {"role": "assistant", "content": "It is 21 °C in Paris."},
+    ]

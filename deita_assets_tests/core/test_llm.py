@@ -177,3 +177,63 @@ def test_redact_removes_key_and_fragments() -> None:
     text = f"bad key {FAKE_KEY} or sk-test-...89abcdef"
     assert FAKE_KEY not in llm.redact(text, FAKE_KEY)
     assert "89abcdef" not in llm.redact(text, FAKE_KEY)
+
+
+def test_slow_drip_reply_is_cut_at_the_total_deadline() -> None:
+    """Headers at once, then one byte a second: no read ever waits past `timeout`, the request does."""
+    with (
+        LLMTestServer(faults=["slow_body"], drip_seconds=1.0) as server,
+        client_for(server, timeout=2.0, max_retries=0) as client,
+    ):
+        started = time.monotonic()
+        [result] = client.chat_many([req("drip")])
+        elapsed = time.monotonic() - started
+    assert result.error_kind == llm.TIMEOUT and "total deadline" in result.error_detail
+    assert elapsed < 4.0
+    assert client.usage.snapshot()["http_outcomes"] == {llm.TIMEOUT: 1}
+
+
+def test_run_deadline_stops_sending_and_counts_timeouts() -> None:
+    usage = Usage()
+    with (
+        LLMTestServer(latency=0.3) as server,
+        client_for(server, usage=usage, max_concurrency=1, run_deadline=1.0) as client,
+    ):
+        results = client.chat_many([req(f"q{i}") for i in range(10)])
+    late = [r for r in results if not r.ok]
+    assert 1 <= sum(r.ok for r in results) <= 4 and late
+    assert {r.error_kind for r in late} == {llm.TIMEOUT} and server.requests < 10
+    assert any("run deadline of 1 s reached; request not sent" in r.error_detail for r in late)
+
+
+def test_budget_stop_reports_what_was_sent_and_what_came_back() -> None:
+    """503 on every attempt, 5 attempts allowed: the five sent requests say they got a 503."""
+    usage = Usage(budget=Budget(max_requests=5))
+    faults = ["status_503"] * 20
+    with (
+        LLMTestServer(faults=faults) as server,
+        client_for(server, usage=usage, max_concurrency=5, max_retries=4) as client,
+    ):
+        results = client.chat_many([req(f"q{i}") for i in range(11)])
+    snap = usage.snapshot()
+    assert server.requests == 5 and snap["http_outcomes"] == {"HTTP 503": 5}
+    sent = [r for r in results if r.error_kind == llm.SERVER_ERROR]
+    assert len(sent) == 5 and all(
+        "503" in r.error_detail and "retry not sent" in r.error_detail for r in sent
+    )
+    unsent = [r for r in results if r.error_kind == llm.BUDGET]
+    assert len(unsent) == 6 and all("request not sent" in r.error_detail for r in unsent)
+    assert snap["budget_stopped"] and snap["failures_by_kind"] == {llm.BUDGET: 6, llm.SERVER_ERROR: 5}
+
+
+def test_rejected_replies_are_not_cached_and_cached_rejects_are_asked_again() -> None:
+    cache = MemoryCache()
+    accept = lambda result: bool(result.text)  # noqa: E731
+    with LLMTestServer(faults=["empty", "empty"]) as server, client_for(server, cache) as client:
+        [first] = client.chat_many([req("q")], accept)
+        assert first.ok and first.text == "" and not cache.entries
+        [plain] = client.chat_many([req("q")])  # no verdict: cached as before
+        assert plain.text == "" and len(cache.entries) == 1
+        [healed] = client.chat_many([req("q")], accept)  # the cached empty reply is rejected: asked again
+    assert healed.text == "reply: q" and not healed.cached and server.requests == 3
+    assert next(iter(cache.entries.values())).text == "reply: q"
