@@ -93,9 +93,8 @@ def main() -> None:
     parser.add_argument("--shards", type=int, default=8)
     parser.add_argument("--rows-per-shard", type=int, default=150)
     parser.add_argument("--workers", default="1,2", help="comma-separated worker counts, in order")
-    parser.add_argument(
-        "--data", type=Path, default=ROOT.parent / "shared" / "data" / "alpaca" / "alpaca_5000.json"
-    )
+    shared = Path(os.environ.get("DEITA_SHARED_DATA", ROOT.parent / "shared" / "data"))
+    parser.add_argument("--data", type=Path, default=shared / "alpaca" / "alpaca_5000.json")
     args = parser.parse_args()
     from deita_assets.scale_local import redis_available
 
