@@ -77,7 +77,9 @@ def shard_keys(context: dg.OpExecutionContext, config: ShardsConfig) -> Iterator
         yield dg.DynamicOutput(shard, mapping_key=mapping_key(shard))
 
 
-def _report(context: dg.OpExecutionContext, asset: dg.AssetsDefinition, shard: str, result) -> None:
+def _report(
+    context: dg.OpExecutionContext, asset: dg.AssetsDefinition, shard: str, result: dg.MaterializeResult
+) -> None:
     """Record the asset's own result as that partition's materialization and check evaluations."""
     tags = {"dagster/code_version": asset.code_versions_by_key[asset.key] or context.run_id}
     if result.data_version is not None:
