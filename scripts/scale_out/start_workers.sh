@@ -4,8 +4,6 @@
 set -euo pipefail
 . "$(dirname "$0")/env.sh"
 N="${1:-2}"
-export DAGSTER_HOME="${DAGSTER_HOME:-$DEITA_HOME/dagster}"
-export DAGSTER_STORAGE_DIR="${DAGSTER_STORAGE_DIR:-$DAGSTER_HOME/storage}"
 # Create the Dagster instance (sqlite storage, migrations) once, before N processes race to do it.
 python -c 'import dagster as dg; from deita_assets.instance import prepare_dagster_home as p
 p(); dg.DagsterInstance.get().get_runs(limit=1); print("dagster instance", dg.DagsterInstance.get().root_directory)'
