@@ -6,13 +6,14 @@ from deita_assets import assets
 from deita_assets.automation import automation_sensor, refresh_selection_job, refresh_selection_schedule
 from deita_assets.model_jobs import MODEL_JOBS
 from deita_assets.resources.registry import build_resources
+from deita_assets.scale import SCALE_JOBS
 from deita_assets.sensors import inbox_sensor, ingest_job
 
 defs = dg.Definitions(
     assets=dg.load_assets_from_package_module(assets),
     asset_checks=dg.load_asset_checks_from_package_module(assets),
     resources=build_resources(),
-    jobs=[ingest_job, refresh_selection_job, *MODEL_JOBS],
+    jobs=[ingest_job, refresh_selection_job, *MODEL_JOBS, *SCALE_JOBS],
     schedules=[refresh_selection_schedule],
     sensors=[inbox_sensor, automation_sensor],
 )
