@@ -2,16 +2,9 @@
 
 import dagster as dg
 
+from deita_assets.core.strategies import NAMES
+
 pool_shard = dg.DynamicPartitionsDefinition(name="pool_shard")
 dimension = dg.StaticPartitionsDefinition(["complexity", "quality"])
-STRATEGIES = [
-    "deita",
-    "random",
-    "longest_response",
-    "complexity_only",
-    "quality_only",
-    "diversity_only",
-    "alpagasus",
-    "mods",
-]
+STRATEGIES = NAMES  # from the strategy registry (core/strategies.py)
 strategy = dg.StaticPartitionsDefinition(STRATEGIES)
