@@ -17,6 +17,7 @@ from collections.abc import Iterable
 import dagster as dg
 
 from deita_assets.core.budget import budget_from_env
+from deita_assets.core.strategies import DEFAULT_COMPARISON
 from deita_assets.partitions import STRATEGIES, pool_shard, strategy
 
 PER_SHARD = dg.AutomationCondition.eager()
@@ -32,7 +33,7 @@ automation_sensor = dg.AutomationConditionSensorDefinition(
 )
 
 POOL_WIDE_INPUTS = ("pool_scores", "pool_embeddings")
-DEFAULT_REFRESH_STRATEGIES = "deita,random,longest_response"
+DEFAULT_REFRESH_STRATEGIES = DEFAULT_COMPARISON
 
 refresh_selection_job = dg.define_asset_job(
     "refresh_selection",

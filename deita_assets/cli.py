@@ -6,6 +6,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+from deita_assets.core.strategies import DEFAULT_COMPARISON
 from deita_assets.instance import prepare_dagster_home
 
 
@@ -93,7 +94,7 @@ def build_parser() -> argparse.ArgumentParser:
     quickstart.add_argument("paths", nargs="*", type=Path)
     quickstart.add_argument(
         "--strategies",
-        default="deita,random,longest_response",
+        default=DEFAULT_COMPARISON,
         help="comma-separated selection strategies to materialize (and fine-tune) after scoring",
     )
     quickstart.add_argument(

@@ -2,18 +2,11 @@
 
 import dagster as dg
 
+from deita_assets.core.strategies import NAMES
+
 pool_shard = dg.DynamicPartitionsDefinition(name="pool_shard")
 dimension = dg.StaticPartitionsDefinition(["complexity", "quality"])
-STRATEGIES = [
-    "deita",
-    "random",
-    "longest_response",
-    "complexity_only",
-    "quality_only",
-    "diversity_only",
-    "alpagasus",
-    "mods",
-]
+STRATEGIES = NAMES  # from the strategy registry (core/strategies.py)
 strategy = dg.StaticPartitionsDefinition(STRATEGIES)
 
 # Tag of an asset whose partitions must run one after another, in key order (the quick start's

@@ -55,12 +55,18 @@ def embedding_dim(conn: duckdb.DuckDBPyConnection, spec: str) -> int | None:
 
 
 def walk_order(
-    conn: duckdb.DuckDBPyConnection, spec: str, dim: int, *, by_score: bool, seed: int
+    conn: duckdb.DuckDBPyConnection,
+    spec: str,
+    dim: int,
+    *,
+    by_score: bool,
+    seed: int,
+    score_sql: str | None = None,
 ) -> tuple[np.ndarray, np.ndarray | None]:
     """Physical row ids (of pool_vectors_<dim>) in walk order (score desc / seeded random) and the
-    scores when by score."""
+    scores when by score; `score_sql` names the ranking statement (default: the evol score)."""
     if by_score:
-        sql = load_sql_for_dim("vectors_select_candidates_by_score", dim)
+        sql = load_sql_for_dim(score_sql or "vectors_select_candidates_by_score", dim)
         got = conn.execute(sql, [spec]).fetchnumpy()
         return np.asarray(got["embedding_rowid"], dtype=np.int64), np.asarray(got["score"], dtype=np.float64)
     got = conn.execute(load_sql_for_dim("vectors_select_candidates_by_id", dim), [spec]).fetchnumpy()
@@ -112,6 +118,7 @@ def stream_repr_filter(
     budget: int,
     tau: float,
     by_score: bool,
+    score_sql: str | None = None,
     seed: int = 0,
     window_rows: int = 65_536,
     memory_limit: str | None = "256MB",
@@ -122,7 +129,7 @@ def stream_repr_filter(
     if memory_limit:
         conn.execute("SET memory_limit = ?", [memory_limit])
     seconds = {"order": -time.perf_counter(), "fetch": 0.0, "filter": 0.0}
-    order, scores = walk_order(conn, spec, dim, by_score=by_score, seed=seed)
+    order, scores = walk_order(conn, spec, dim, by_score=by_score, seed=seed, score_sql=score_sql)
     seconds["order"] += time.perf_counter()
     walk = ReprFilter(dim, budget=budget, tau=tau, precision=precision, block_size=block_size)
     first = min(window_rows, max(4 * budget, 16_384))

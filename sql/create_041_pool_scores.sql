@@ -13,5 +13,10 @@ CREATE TABLE IF NOT EXISTS pool_scores (
     scorer VARCHAR NOT NULL,
     scorer_kind VARCHAR,
     input_fingerprint VARCHAR,
+    ifd DOUBLE,
+    ifd_turns DOUBLE[],
+    ifd_status VARCHAR,
+    ifd_reason VARCHAR,
+    ifd_truncated_turns INTEGER,
     scored_at TIMESTAMP NOT NULL DEFAULT current_timestamp
 );

@@ -16,6 +16,7 @@ import pyarrow as pa
 from deita_assets.assets.scorers import GROUP, TRADE_OFF, scorer_model
 from deita_assets.automation import PER_SHARD
 from deita_assets.core import scorer as sc
+from deita_assets.core.ifd import ifd_rows
 from deita_assets.core.plots import histograms_png, markdown_image
 from deita_assets.core.pool_scoring import OK, score_rows, shard_fingerprint
 from deita_assets.core.report import counts_table, histogram_table, markdown_table
@@ -48,6 +49,11 @@ _SCHEMA = pa.schema(
         ("scorer", pa.string()),
         ("scorer_kind", pa.string()),
         ("input_fingerprint", pa.string()),
+        ("ifd", pa.float64()),
+        ("ifd_turns", pa.list_(pa.float64())),
+        ("ifd_status", pa.string()),
+        ("ifd_reason", pa.string()),
+        ("ifd_truncated_turns", pa.int32()),
     ]
 )
 
@@ -187,6 +193,30 @@ def _examples(out: list[dict[str, Any]], rows: list[dict[str, Any]], top: bool, 
     )
 
 
+def _ifd(rows: list[dict[str, Any]], scorers: ScorersResource) -> tuple[list[dict[str, Any]], dict]:
+    """IFD columns per row (Superfiltering), or empty ones when `ifd_model` is null."""
+    scorer = scorers.ifd_scorer()
+    if scorer is None:
+        return [{} for _ in rows], {}
+    return ifd_rows(rows, scorer)
+
+
+def _ifd_metadata(ifd: list[dict[str, Any]], stats: dict, model: str | None) -> dict[str, Any]:
+    if not stats:
+        return {"ifd_model": "off"}
+    values = [r["ifd"] for r in ifd if r["ifd"] is not None]
+    seconds = stats["ifd_seconds"]
+    return {
+        "ifd_model": model,
+        "ifd_rows_per_second": len(ifd) / seconds if seconds > 0 else None,
+        "ifd_status": dg.MetadataValue.md(counts_table(Counter(r["ifd_status"] for r in ifd), "ifd_status")),
+        "ifd_histogram": dg.MetadataValue.md(
+            histogram_table(values, bins=10, label="IFD") if values else "none"
+        ),
+        "ifd_stats": dg.MetadataValue.json({k: float(v) for k, v in stats.items()}),
+    }
+
+
 @dg.asset(
     group_name=GROUP,
     partitions_def=pool_shard,
@@ -216,7 +246,10 @@ def pool_scores(
     shard = context.partition_key
     rows = store.fetch_arrow("select_pool_rows_for_scoring", [shard]).to_pylist()
     specs = scorer_specs(store, scorers, embedder, llm)
-    fingerprint = shard_fingerprint(rows, {"code": CODE_VERSION, "aggregate": scorers.aggregate, **specs})
+    ifd_spec = {"model": scorers.ifd_model, "max_length": scorers.ifd_max_length, "dtype": scorers.dtype}
+    fingerprint = shard_fingerprint(
+        rows, {"code": CODE_VERSION, "aggregate": scorers.aggregate, **specs, "ifd": ifd_spec}
+    )
     stored = [
         r["input_fingerprint"]
         for r in store.fetch_arrow("select_pool_scores_fingerprint", [shard]).to_pylist()
@@ -233,19 +266,21 @@ def pool_scores(
         built = {d: build_scorer(d, specs[d], scorers, embedder, session) for d in DIMENSIONS}
         out, stats = score_rows(rows, built["complexity"].score, built["quality"].score, scorers.aggregate)
     seconds = time.perf_counter() - start
+    ifd, ifd_stats = _ifd(rows, scorers)
     label = ";".join(f"{d}={_label(specs[d])}" for d in DIMENSIONS)
     kind = scorers.pool_kind
     table = pa.Table.from_pylist(
         [
             {
                 **r,
+                **i,
                 "shard": shard,
                 "aggregate": scorers.aggregate,
                 "scorer": label,
                 "scorer_kind": kind,
                 "input_fingerprint": fingerprint,
             }
-            for r in out
+            for r, i in zip(out, ifd, strict=True)
         ],
         schema=_SCHEMA,
     )
@@ -271,6 +306,7 @@ def pool_scores(
         "top_examples": dg.MetadataValue.md(_examples(out, rows, top=True)),
         "bottom_examples": dg.MetadataValue.md(_examples(out, rows, top=False)),
         "input_fingerprint": fingerprint,
+        **_ifd_metadata(ifd, ifd_stats, scorers.ifd_model),
     }
     return dg.MaterializeResult(
         metadata=metadata, data_version=dg.DataVersion(fingerprint), check_results=_checks(store, shard)

@@ -1,14 +1,10 @@
 """Stage: the selected subset per strategy (DEITA and every baseline), with explanations and exports.
 
-Strategies (partition keys of `strategy`):
-- deita: evol score descending, Repr Filter (keep a row only if cosine ≤ τ to every kept row), stop at m.
-- diversity_only: seeded random order + the same filter.
-- random: seeded random m rows. longest_response: m rows with the most assistant characters.
-- complexity_only / quality_only: top m by Σ-over-turns complexity / quality score (no filter),
-  the paper's single-dimension ablations.
-- alpagasus: the LLM rates each (instruction, response) pair 0–5 through the LLM layer; a row's
-  rating is the mean over its pairs; keep rows rated ≥ 4.5, top m by rating. Unparseable or failed
-  ratings are rows with reason `rating_failed` (and the raw reply), never a default score.
+The strategies, their walks, orders and labels are one registry: `deita_assets.core.strategies`
+(`describe()` lists them). This module runs the walk a registry entry names and writes every examined
+row with why it was kept or not. Alpagasus: the LLM rates each (instruction, response) pair 0-5
+through the LLM layer; a row's rating is the mean over its pairs; unparseable or failed ratings are
+rows with reason `rating_failed` (and the raw reply), never a default score.
 Held-out evaluation rows (`eval_holdout`) are excluded in SQL for every strategy.
 
 Budget: m = `budget` rows; 0 (default) sizes it to the demo pool (`budget_fraction` of the eligible
@@ -18,6 +14,7 @@ pool). The paper used m = 6,000 (studies) and 10,000 (headline models) on a ~300
 import math
 import os
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -40,6 +37,7 @@ from deita_assets.core.selection import (
     random_order,
     top_by_score,
 )
+from deita_assets.core.strategies import EVOL_LABEL, Strategy, WalkKind, WalkParams, strategy_of
 from deita_assets.partitions import strategy
 from deita_assets.paths import artifacts_dir
 from deita_assets.resources.embedder import EmbedderResource
@@ -48,8 +46,8 @@ from deita_assets.resources.store import DuckDBStore
 from deita_assets.selection_io import embedding_dim, stream_repr_filter, vectors_of
 from deita_assets.sql import load_sql_for_dim
 
-FILTER_STRATEGIES = {"deita": True, "diversity_only": False}  # strategy -> walk by score?
-SCORE_COLUMN = {"complexity_only": "complexity", "quality_only": "quality"}
+# Repr Filter walk order per registry `order` column (SQL ranking embedded candidates by it)
+ORDER_SQL = {"evol_score": "vectors_select_candidates_by_score", "ifd": "vectors_select_candidates_by_ifd"}
 TAU_SWEEP = (0.8, 0.85, 0.9, 0.95)
 CHECKS = {
     "no_near_duplicates_above_tau": "no two kept rows have cosine > τ (plain Gram over the kept vectors "
@@ -70,7 +68,8 @@ class SelectionConfig(dg.Config):
     budget_fraction: float = Field(default=0.1, gt=0, le=1, description="Demo budget as a share of the pool.")
     tau: float = Field(default=DEFAULT_TAU, description="Repr Filter threshold on cosine SIMILARITY.")
     seed: int = Field(
-        default=0, description="Seed of the random orders (random, diversity_only, alpagasus sample)."
+        default=0,
+        description="Seed of the random orders (strategies without an order column, alpagasus sample).",
     )
     precision: Literal["bf16", "fp32"] = Field(
         default="bf16", description="Screen precision (exact either way)."
@@ -107,6 +106,17 @@ def _pool(store: DuckDBStore) -> pa.Table:
     return store.fetch_arrow("select_selection_pool")
 
 
+@dataclass(frozen=True)
+class WalkInputs:
+    """A walk's parameters and what it reads: the run context, resources and the eligible pool."""
+
+    context: dg.AssetExecutionContext
+    store: DuckDBStore
+    llm: LLMResource
+    pool: pa.Table
+    params: WalkParams
+
+
 def _top_walk(
     row_ids: list[str], scores: np.ndarray | None, order: np.ndarray, budget: int, eligible: int
 ) -> Walk:
@@ -121,16 +131,48 @@ def _top_walk(
     )
 
 
-def _score_walk(pool: pa.Table, column: str, budget: int) -> Walk:
-    scored = pool.filter(pc.fill_null(pool.column("scored"), False))
-    ids = scored.column("row_id").to_pylist()
-    scores = np.asarray(scored.column(column).to_numpy(zero_copy_only=False), dtype=np.float64)
-    return _top_walk(ids, scores, top_by_score(scores, ids, budget), budget, len(ids))
+def _eligible(pool: pa.Table, chosen: Strategy) -> pa.Table:
+    if chosen.eligible is None:
+        return pool
+    return pool.filter(pc.fill_null(pool.column(chosen.eligible), False))
 
 
-def _filter_walk(
-    store: DuckDBStore, spec: str, by_score: bool, config: SelectionConfig, budget: int, tau: float
-) -> Walk:
+def _with_excluded(walk: Walk, pool: pa.Table, chosen: Strategy) -> Walk:
+    """Append the rows the strategy excluded before walking (e.g. IFD ≥ 1), each with its reason
+    (pool column `excluded_reason`) and detail (`<excluded_reason>_detail`), so none goes unexplained."""
+    if chosen.excluded_reason is None:
+        return walk
+    excluded = pool.filter(pc.is_valid(pool.column(chosen.excluded_reason)))
+    n, extra = len(walk.row_ids), excluded.num_rows
+    pad = [None] * (n - len(walk.nearest_ids))
+    walk.nearest_ids, walk.nearest_sims = walk.nearest_ids + pad, walk.nearest_sims + pad
+    walk.details = walk.details + [None] * (n - len(walk.details))
+    walk.row_ids += excluded.column("row_id").to_pylist()
+    walk.scores += excluded.column(chosen.order).to_pylist()
+    walk.kept += [False] * extra
+    walk.reasons += excluded.column(chosen.excluded_reason).to_pylist()
+    walk.nearest_ids += [None] * extra
+    walk.nearest_sims += [None] * extra
+    walk.details += excluded.column(f"{chosen.excluded_reason}_detail").to_pylist()
+    walk.extra[f"excluded_{chosen.excluded_reason}"] = extra
+    return walk
+
+
+def _top(run: WalkInputs) -> Walk:
+    """Top m by the strategy's order column among eligible rows, or a seeded random m."""
+    chosen, params = run.params.strategy, run.params
+    pool = _eligible(run.pool, chosen)
+    ids = pool.column("row_id").to_pylist()
+    if chosen.order is None:
+        return _top_walk(ids, None, random_order(ids, params.seed), params.budget, len(ids))
+    scores = np.asarray(pool.column(chosen.order).to_numpy(zero_copy_only=False), dtype=np.float64)
+    walk = _top_walk(ids, scores, top_by_score(scores, ids, params.budget), params.budget, len(ids))
+    return _with_excluded(walk, run.pool, chosen)
+
+
+def _filter_walk(store: DuckDBStore, params: WalkParams) -> Walk:
+    order = params.strategy.order
+    spec = params.embedding_spec
     with store.get_connection() as conn:
         dim = embedding_dim(conn, spec)
         if dim is None:
@@ -139,12 +181,13 @@ def _filter_walk(
             conn,
             spec=spec,
             dim=dim,
-            budget=budget,
-            tau=tau,
-            by_score=by_score,
-            seed=config.seed,
-            window_rows=config.window_rows,
-            precision=config.precision,
+            budget=params.budget,
+            tau=params.tau,
+            by_score=order is not None,
+            score_sql=ORDER_SQL[order] if order else None,
+            seed=params.seed,
+            window_rows=params.window_rows,
+            precision=params.precision,
         )
     out = stream.outcome
     positions = out.examined_ids.tolist()
@@ -168,25 +211,23 @@ def _filter_walk(
     )
 
 
-def _alpagasus_walk(
-    context: dg.AssetExecutionContext,
-    store: DuckDBStore,
-    llm: LLMResource,
-    pool: pa.Table,
-    config: SelectionConfig,
-    budget: int,
-) -> Walk:
-    ids = pool.column("row_id").to_pylist()
-    sample = random_order(ids, config.seed)
-    if config.alpagasus_max_rows:
-        sample = sample[: config.alpagasus_max_rows]
+def _repr_filter(run: WalkInputs) -> Walk:
+    return _with_excluded(_filter_walk(run.store, run.params), run.pool, run.params.strategy)
+
+
+def _alpagasus_walk(run: WalkInputs) -> Walk:
+    store, params = run.store, run.params
+    ids = run.pool.column("row_id").to_pylist()
+    sample = random_order(ids, params.seed)
+    if params.alpagasus_max_rows:
+        sample = sample[: params.alpagasus_max_rows]
     chosen = [ids[i] for i in sample.tolist()]
     turns = {
         r["row_id"]: r["turns"] for r in store.fetch_arrow("select_turns_for_rows", [chosen]).to_pylist()
     }
     requests = {row_id: alpagasus.rating_requests(turns[row_id]) for row_id in chosen}
     flat = [request for row_id in chosen for request in requests[row_id]]
-    with llm.session(store) as session:
+    with run.llm.session(store) as session:
         results = iter(session.chat_many(flat))
         usage = session.usage_metadata()
     ratings: dict[str, float | None] = {}
@@ -203,8 +244,8 @@ def _alpagasus_walk(
             details[row_id] = f"{failed[0].error_kind or 'unparseable'}: {why[:500]}"
         else:
             details[row_id] = None
-    context.log.info(f"alpagasus: {sum(v is not None for v in ratings.values())}/{len(chosen)} rated")
-    walk = alpagasus_choice(ratings, details, budget)
+    run.context.log.info(f"alpagasus: {sum(v is not None for v in ratings.values())}/{len(chosen)} rated")
+    walk = alpagasus_choice(ratings, details, params.budget)
     walk.extra.update(usage)
     walk.extra["pool_rows_not_rated"] = len(ids) - len(chosen)
     return walk
@@ -251,11 +292,12 @@ def _replay_alpagasus(walk: Walk, budget: int) -> Walk:
     return alpagasus_choice(ratings, dict(zip(walk.row_ids, walk.details, strict=True)), budget)
 
 
-def _mods_walk(store: DuckDBStore, budget: int) -> Walk:
+def _mods_walk(run: WalkInputs) -> Walk:
     """MoDS's own result from mods_necessity (seed then augmented, in k-center order; every rewarded row
     explained), cut at m so strategies compare at equal budget: a k-center prefix is itself a valid
     k-center run, so the cut drops the least-covering picks. MoDS's set size is K + k (mods assets)."""
-    rows = store.fetch_arrow("select_mods_selection").to_pylist()
+    budget = run.params.budget
+    rows = run.store.fetch_arrow("select_mods_selection").to_pylist()
     if not rows:
         raise dg.Failure("mods_selection is empty: materialize mods_necessity first")
     kept_before = sum(r["kept"] for r in rows)
@@ -279,32 +321,17 @@ def _mods_walk(store: DuckDBStore, budget: int) -> Walk:
     )
 
 
-def compute_walk(
-    context: dg.AssetExecutionContext,
-    strategy_key: str,
-    config: SelectionConfig,
-    store: DuckDBStore,
-    embedder: EmbedderResource,
-    llm: LLMResource,
-    pool: pa.Table,
-    budget: int,
-    tau: float,
-) -> Walk:
-    if strategy_key in FILTER_STRATEGIES:
-        return _filter_walk(store, embedder.spec(), FILTER_STRATEGIES[strategy_key], config, budget, tau)
-    if strategy_key in SCORE_COLUMN:
-        return _score_walk(pool, SCORE_COLUMN[strategy_key], budget)
-    ids = pool.column("row_id").to_pylist()
-    if strategy_key == "random":
-        return _top_walk(ids, None, random_order(ids, config.seed), budget, len(ids))
-    if strategy_key == "longest_response":
-        lengths = np.asarray(pool.column("response_chars").to_numpy(zero_copy_only=False), dtype=np.float64)
-        return _top_walk(ids, lengths, top_by_score(lengths, ids, budget), budget, len(ids))
-    if strategy_key == "alpagasus":
-        return _alpagasus_walk(context, store, llm, pool, config, budget)
-    if strategy_key == "mods":
-        return _mods_walk(store, budget)
-    raise dg.Failure(f"unknown strategy {strategy_key!r}")
+WALKS: dict[WalkKind, Callable[[WalkInputs], Walk]] = {
+    "top": _top,
+    "repr_filter": _repr_filter,
+    "alpagasus": _alpagasus_walk,
+    "mods": _mods_walk,
+}
+
+
+def compute_walk(run: WalkInputs) -> Walk:
+    """The walk the strategy's registry entry names."""
+    return WALKS[run.params.strategy.walk](run)
 
 
 def selection_rows(strategy_key: str, walk: Walk) -> pa.Table:
@@ -337,7 +364,7 @@ def _histograms(pool: pa.Table, walk: Walk, label: str) -> str:
     )
     parts = []
     series = [("evol score", list(evol.values()), [evol[r] for r in walk.kept_ids if r in evol])]
-    if label != "evol score":
+    if label != EVOL_LABEL:
         own = [s for s, k in zip(walk.scores, walk.kept, strict=True) if k and s is not None]
         examined = [s for s in walk.scores if s is not None]
         series.append((f"{label} (examined rows)", examined, own))
@@ -443,15 +470,14 @@ def _exports(store: DuckDBStore, strategy_key: str, walk: Walk, pool: pa.Table) 
     return meta
 
 
-def _checks(
-    store: DuckDBStore, strategy_key: str, spec: str, walk: Walk, again: Walk, budget: int, tau: float
-) -> list[dg.AssetCheckResult]:
+def _checks(store: DuckDBStore, params: WalkParams, walk: Walk, again: Walk) -> list[dg.AssetCheckResult]:
+    strategy_key, spec, budget, tau = params.strategy.name, params.embedding_spec, params.budget, params.tau
     n_kept = len(walk.kept_ids)
     with store.get_connection() as conn:
         dim = embedding_dim(conn, spec)
         sql = load_sql_for_dim("vectors_select_kept", dim) if dim else None
         vectors_table = conn.sql(sql, params=[spec, strategy_key]).to_arrow_table() if sql else None
-    applies = strategy_key in FILTER_STRATEGIES
+    applies = params.strategy.uses_repr_filter
     if vectors_table is not None and vectors_table.num_rows:
         vectors = vectors_of(vectors_table.column("embedding"), dim)
         gram = gram_check(vectors, tau)
@@ -507,10 +533,10 @@ def _checks(
     ]
 
 
-def _tau_sweep(store: DuckDBStore, strategy_key: str, spec: str, config: SelectionConfig, budget: int) -> str:
-    rows = []
+def _tau_sweep(store: DuckDBStore, params: WalkParams) -> str:
+    rows, budget = [], params.budget
     for tau in TAU_SWEEP:
-        walk = _filter_walk(store, spec, FILTER_STRATEGIES[strategy_key], config, budget, tau)
+        walk = _filter_walk(store, params.with_tau(tau))
         rows.append(
             {
                 "tau": tau,
@@ -553,20 +579,23 @@ def selected_subset(
     strategy_key = context.partition_key
     pool = _pool(store)
     budget = resolve_budget(config.budget, config.budget_fraction, pool.num_rows, os.environ)
-    args = (context, strategy_key, config, store, embedder, llm, pool, budget, config.tau)
-    walk = compute_walk(*args)
+    spec = embedder.spec()
+    params = WalkParams(
+        strategy=strategy_of(strategy_key),
+        budget=budget,
+        tau=config.tau,
+        seed=config.seed,
+        embedding_spec=spec,
+        window_rows=config.window_rows,
+        precision=config.precision,
+        alpagasus_max_rows=config.alpagasus_max_rows,
+    )
+    run = WalkInputs(context, store, llm, pool, params)
+    walk = compute_walk(run)
     table = selection_rows(strategy_key, walk)
     store.replace_partition("selection", "delete_selection_strategy", [strategy_key], table)
-    again = compute_walk(*args) if strategy_key != "alpagasus" else _replay_alpagasus(walk, budget)
-    spec = embedder.spec()
-    label = {
-        "deita": "evol score",
-        "complexity_only": "complexity (Σ turns)",
-        "quality_only": "quality (Σ turns)",
-        "longest_response": "response characters",
-        "alpagasus": "LLM rating",
-        "mods": "reward",
-    }.get(strategy_key, "evol score")
+    # alpagasus replays its recorded ratings (the LLM replies are cached, asking again is the same text)
+    again = compute_walk(run) if params.strategy.walk != "alpagasus" else _replay_alpagasus(walk, budget)
     n_kept = len(walk.kept_ids)
     metadata: dict[str, Any] = {
         "dagster/row_count": n_kept,
@@ -582,16 +611,14 @@ def selected_subset(
         "embedding_spec": spec,
         INPUTS_VERSION: pool_inputs_version(context.instance) or "no per-shard inputs yet",
         "reasons": dg.MetadataValue.md(counts_table(Counter(walk.reasons), "reason")),
-        "score_histograms": dg.MetadataValue.md(_histograms(pool, walk, label)),
+        "score_histograms": dg.MetadataValue.md(_histograms(pool, walk, params.strategy.label)),
         "source_composition": dg.MetadataValue.md(_composition(pool, walk.kept_ids)),
         "plots": dg.MetadataValue.md(_plots(pool, walk, strategy_key)),
         "first_rejected": dg.MetadataValue.md(_first_rejected(store, walk)),
         **{k: v for k, v in walk.extra.items()},
     }
-    if strategy_key in FILTER_STRATEGIES and config.tau_sweep:
-        metadata["tau_sweep"] = dg.MetadataValue.md(_tau_sweep(store, strategy_key, spec, config, budget))
+    if params.strategy.uses_repr_filter and config.tau_sweep:
+        metadata["tau_sweep"] = dg.MetadataValue.md(_tau_sweep(store, params))
     if config.export:
         metadata.update(_exports(store, strategy_key, walk, pool))
-    return dg.MaterializeResult(
-        metadata=metadata, check_results=_checks(store, strategy_key, spec, walk, again, budget, config.tau)
-    )
+    return dg.MaterializeResult(metadata=metadata, check_results=_checks(store, params, walk, again))

@@ -20,6 +20,7 @@ from typing import Literal
 import dagster as dg
 from pydantic import Field
 
+from deita_assets.core.ifd import IFDScorer
 from deita_assets.core.models import BUNDLED_LLM, load_causal_lm, offline_by_default
 from deita_assets.core.scorer import TEMPLATES, LMScorer, ScoreTemplate, pick_inference_dtype
 
@@ -29,7 +30,7 @@ RELEASED = {
 }
 PoolKind = Literal["lm", "embedding_head", "openai_logprobs"]
 
-_loaded: dict[tuple, LMScorer] = {}
+_loaded: dict[tuple, LMScorer | IFDScorer] = {}
 _lock = threading.Lock()
 
 
@@ -72,6 +73,12 @@ class ScorersResource(dg.ConfigurableResource):
     dtype: Literal["auto", "bfloat16", "float32"] = Field(
         default="auto", description="Inference dtype; auto = bfloat16 when the CPU supports it."
     )
+    ifd_model: str | None = Field(
+        default=BUNDLED_LLM,
+        description="Causal LM computing IFD (Superfiltering) in pool_scores: the offline bundle, gpt2, any "
+        "hub id or local dir; null = skip IFD (the superfilter strategies then have no eligible row).",
+    )
+    ifd_max_length: int = Field(default=512, ge=16, description="Tokens per IFD sequence (pair cut fairly).")
     top_logprobs: int = Field(default=20, ge=1, le=20, description="top-k asked from the server.")
     missing_digits: Literal["fail", "bounds"] = Field(
         default="fail", description="A digit absent from the top-k: fail the turn, or state bounds."
@@ -108,5 +115,19 @@ class ScorersResource(dg.ConfigurableResource):
                     self.max_length,
                     self.batch_size,
                     max_batch_tokens=self.max_batch_tokens,
+                )
+            return _loaded[key]
+
+    def ifd_scorer(self) -> IFDScorer | None:
+        """The IFD scorer for `ifd_model`, loaded once per process; None when IFD is switched off."""
+        if self.ifd_model is None:
+            return None
+        key = ("ifd", self.ifd_model, self.dtype, self.ifd_max_length, self.batch_size, self.max_batch_tokens)
+        with _lock:
+            if key not in _loaded:
+                offline_by_default()
+                model, tokenizer = load_causal_lm(self.ifd_model, dtype=pick_inference_dtype(self.dtype))
+                _loaded[key] = IFDScorer(
+                    model, tokenizer, self.ifd_max_length, self.batch_size, self.max_batch_tokens
                 )
             return _loaded[key]

@@ -15,10 +15,10 @@ from dagster_duckdb import DuckDBResource
 from pydantic import Field
 
 from deita_assets.core.retry import call_with_retry
-from deita_assets.paths import default_database_path
+from deita_assets.paths import default_database_path, sql_dir
 from deita_assets.sql import load_sql, load_sql_for_dim, schema_statements
 
-SCHEMA_VERSION = 2  # 2: vectors moved to fixed-width pool_vectors_<dim> tables
+SCHEMA_VERSION = 3  # 2: vectors moved to fixed-width pool_vectors_<dim> tables; 3: IFD in pool_scores
 _LOCK_MARKERS = ("Could not set lock", "Conflicting lock", "lock on file", "database is locked")
 
 
@@ -117,12 +117,19 @@ def _ensure_schema(conn: duckdb.DuckDBPyConnection, database: str) -> None:
     for _name, statement in schema_statements():
         conn.execute(statement)
     _move_list_embeddings(conn)
+    _add_ifd_columns(conn)
     conn.execute(
         "INSERT INTO schema_version (version) SELECT ? WHERE NOT EXISTS "
         "(SELECT 1 FROM schema_version WHERE version = ?)",
         [SCHEMA_VERSION, SCHEMA_VERSION],
     )
     _schema_ready.add(database)
+
+
+def _add_ifd_columns(conn: duckdb.DuckDBPyConnection) -> None:
+    """Schema 2 -> 3: pool_scores gains the IFD columns (NULL = not computed) in a store built before."""
+    for path in sorted(sql_dir().glob("migrate_003_*.sql")):
+        conn.execute(load_sql(path.stem))
 
 
 def _move_list_embeddings(conn: duckdb.DuckDBPyConnection) -> None:

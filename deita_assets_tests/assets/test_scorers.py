@@ -146,7 +146,10 @@ def test_scorer_model_then_pool_scores(store: DuckDBStore, deita_home: Path, tin
 
     def run_pool(**config):
         result = dg.materialize(
-            [pool_scores], partition_key=shard, resources=_resources(store, **config), instance=instance
+            [pool_scores],
+            partition_key=shard,
+            resources=_resources(store, ifd_model=str(tiny_base), **config),
+            instance=instance,
         )
         assert result.success
         checks = {c.check_name: c.passed for c in result.get_asset_check_evaluations()}
@@ -173,6 +176,19 @@ def test_scorer_model_then_pool_scores(store: DuckDBStore, deita_home: Path, tin
     assert rows[f"{shard}-5"][:2] == ("failed", "empty instruction in a turn")
     assert rows[f"{shard}-5"][4] is None
     assert "**alpaca**" in meta["score_by_source"].value
+    with store.get_connection() as conn:
+        ifd = {
+            r[0]: r[1:]
+            for r in conn.execute(
+                "SELECT row_id, ifd, ifd_turns, ifd_status, ifd_reason FROM pool_scores WHERE shard = ?",
+                [shard],
+            ).fetchall()
+        }
+    value, turns, ifd_status, _ = ifd[f"{shard}-2"]
+    assert len(turns) == 2 and value == pytest.approx(np.mean(turns)) and value > 0
+    assert ifd_status == ("ok" if value < 1 else "at_least_one")
+    assert ifd[f"{shard}-4"][2:] == ("failed", "no (user, assistant) turn pair")
+    assert meta["ifd_rows_per_second"].value > 0 and "ifd_status" in meta
 
     again = run_pool(pool_kind="lm")  # nothing changed: kept, no model loaded
     assert again["recomputed"].value is False

@@ -170,3 +170,37 @@ def test_parse_rating():
     assert parse_rating("Rating: 3") == 3.0
     assert parse_rating('{"rating": 7}') is None and parse_rating("rating: 57") is None
     assert parse_rating("no idea") is None and parse_rating(None) is None
+
+
+def test_superfilter_strategies_walk_ifd_below_one_and_explain_the_rest(pool, store, instance):
+    rng = np.random.default_rng(1)
+    ifd = rng.uniform(0.5, 1.3, N)
+    status = ["ok" if v < 1 else "at_least_one" for v in ifd]
+    status[3], ifd[3] = "failed", np.nan
+    with store.get_connection() as conn:
+        for row_id, value, s in zip(pool["ids"], ifd, status, strict=True):
+            conn.execute(
+                "UPDATE pool_scores SET ifd = ?, ifd_status = ?, ifd_reason = ? WHERE row_id = ?",
+                [None if np.isnan(value) else float(value), s, None if s == "ok" else f"why {s}", row_id],
+            )
+    eligible = [i for i, r in enumerate(pool["ids"]) if r not in pool["held"]]
+    below = [i for i in eligible if status[i] == "ok"]
+    excluded = {pool["ids"][i]: f"ifd_{status[i]}" for i in eligible if status[i] != "ok"}
+
+    meta, checks = run(instance, store, "superfilter", {"budget": 8})
+    rows = selection(store, "superfilter")
+    best = sorted(below, key=lambda i: (-ifd[i], pool["ids"][i]))[:8]
+    assert [r[0] for r in rows if r[2]] == [pool["ids"][i] for i in best]
+    assert [r[7] for r in rows if r[2]] == pytest.approx([ifd[i] for i in best])
+    assert {r[0]: r[3] for r in rows if not r[2]} == excluded
+    assert all(r[8] == f"why {r[3][4:]}" for r in rows if not r[2])
+    assert meta["excluded_ifd_excluded"] == len(excluded) and all(c.passed for c in checks.values())
+
+    meta, checks = run(instance, store, "superfilter_diverse", {"budget": 8, "tau_sweep": False})
+    ids = [pool["ids"][i] for i in below]
+    oracle = sequential_repr_filter(pool["vectors"][below], score_order(ifd[below], ids), budget=8, tau=0.9)
+    rows = selection(store, "superfilter_diverse")
+    assert [r[0] for r in rows if r[2]] == [ids[i] for i in oracle.kept_ids]
+    assert {r[0]: r[3] for r in rows if r[3] not in ("kept", "redundant")} == excluded
+    assert all(c.passed for c in checks.values()), {k: c.metadata for k, c in checks.items()}
+    assert "IFD" in meta["score_histograms"]
