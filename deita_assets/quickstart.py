@@ -72,8 +72,8 @@ def assets_for(defs: dg.Definitions, strategies: Sequence[str]) -> list[dg.Asset
 
 def demo_run_config(run: PlannedRun) -> dict[str, Any]:
     """Run config for one planned run: the demo sizes of its assets."""
-    ops = {k.to_user_string(): {"config": DEMO_CONFIG[k.to_user_string()]} for k in run.asset_keys}
-    ops = {name: config for name, config in ops.items() if name in DEMO_CONFIG}
+    names = [k.to_user_string() for k in run.asset_keys]
+    ops = {name: {"config": DEMO_CONFIG[name]} for name in names if name in DEMO_CONFIG}
     return {"ops": ops} if ops else {}
 
 

@@ -134,3 +134,16 @@ def test_quickstart_leaves_out_the_mods_chain_unless_mods_is_chosen() -> None:
             for k in run.asset_keys
         }
     assert "selected_subset" in planned and not mods_chain & planned
+
+
+def test_demo_config_names_real_assets_and_reaches_only_their_runs() -> None:
+    from deita_assets.definitions import defs
+    from deita_assets.quickstart import DEMO_CONFIG, demo_run_config
+
+    names = {k.to_user_string() for a in defs.assets for k in a.keys}
+    assert set(DEMO_CONFIG) <= names
+    key = dg.AssetKey
+    assert demo_run_config(PlannedRun((key("raw_pool"),), "s1")) == {}
+    assert demo_run_config(PlannedRun((key("evol_seed"),), None)) == {
+        "ops": {"evol_seed": {"config": DEMO_CONFIG["evol_seed"]}}
+    }
