@@ -6,6 +6,9 @@ SELECT
     (SELECT count(*) FROM pool_scores WHERE shard = $shard
         AND status = 'failed' AND failure_reason IS NULL) AS failed_without_reason,
     (SELECT count(*) FROM pool_scores WHERE shard = $shard
+        AND (ifd_status IN ('failed', 'at_least_one') AND ifd_reason IS NULL
+             OR ifd_status IN ('ok', 'at_least_one') AND (ifd IS NULL OR ifd <= 0))) AS ifd_unexplained,
+    (SELECT count(*) FROM pool_scores WHERE shard = $shard
         AND status = 'ok' AND (evol_score IS NULL OR len(complexity) <> n_turns)) AS ok_without_score,
     (SELECT count(*) FROM pool_scores WHERE shard = $shard AND status = 'ok'
         AND (list_min(complexity) < 1 - 1e-9 OR list_max(complexity) > 6 + 1e-9

@@ -123,6 +123,7 @@ def _checks(store: DuckDBStore, shard: str) -> list[dg.AssetCheckResult]:
         or counts["orphaned"]
         or counts["failed_without_reason"]
         or counts["ok_without_score"]
+        or counts["ifd_unexplained"]
     )
     return [
         dg.AssetCheckResult(
@@ -130,7 +131,14 @@ def _checks(store: DuckDBStore, shard: str) -> list[dg.AssetCheckResult]:
             passed=complete,
             metadata={
                 k: counts[k]
-                for k in ("rows_scored", "missing", "orphaned", "failed_without_reason", "ok_without_score")
+                for k in (
+                    "rows_scored",
+                    "missing",
+                    "orphaned",
+                    "failed_without_reason",
+                    "ok_without_score",
+                    "ifd_unexplained",
+                )
             },
         ),
         dg.AssetCheckResult(
@@ -226,7 +234,9 @@ def _ifd_metadata(ifd: list[dict[str, Any]], stats: dict, model: str | None) -> 
     automation_condition=PER_SHARD,
     check_specs=[
         dg.AssetCheckSpec(
-            COMPLETE_CHECK, asset="pool_scores", description="every pool row scored or failed with a reason"
+            COMPLETE_CHECK,
+            asset="pool_scores",
+            description="every pool row scored or failed with a reason (IFD too, when computed)",
         ),
         dg.AssetCheckSpec(
             RANGE_CHECK, asset="pool_scores", description="c_t, q_t in [1, 6]; score in its range"
