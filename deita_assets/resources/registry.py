@@ -16,6 +16,14 @@ def _from_env(**fields: str) -> dict[str, str]:
     return {field: os.environ[var] for field, var in fields.items() if os.environ.get(var)}
 
 
+def _ifd_model() -> dict[str, str | None]:
+    """DEITA_IFD_MODEL: a causal LM for IFD, or `none` to skip IFD; unset keeps the bundled model."""
+    value = os.environ.get("DEITA_IFD_MODEL", "").strip()
+    if not value:
+        return {}
+    return {"ifd_model": None if value.lower() == "none" else value}
+
+
 def build_resources() -> dict[str, Any]:
     base_model = _from_env(base_model="DEITA_BASE_MODEL")
     return {
@@ -31,5 +39,6 @@ def build_resources() -> dict[str, Any]:
                 pretrained_complexity="DEITA_PRETRAINED_COMPLEXITY",
                 pretrained_quality="DEITA_PRETRAINED_QUALITY",
             ),
+            **_ifd_model(),
         ),
     }
