@@ -18,8 +18,7 @@ def _dev(args: argparse.Namespace) -> int:
 
     prepare_dagster_home()
     with dg.DagsterInstance.get() as instance:
-        for run_id in fail_abandoned_runs(instance):
-            print(f"run {run_id} was left STARTED by a process that is gone: marked failed")
+        fail_abandoned_runs(instance, log=print)
     command = [sys.executable, "-m", "dagster", "dev", "-m", "deita_assets.definitions"]
     command += ["-h", args.host, "-p", str(args.port)]
     return subprocess.call(command, env=os.environ.copy())

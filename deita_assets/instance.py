@@ -2,6 +2,7 @@
 
 import os
 import shutil
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -38,7 +39,9 @@ def _alive(pid: int) -> bool:
     return True
 
 
-def fail_abandoned_runs(instance: "dg.DagsterInstance") -> list[str]:
+def fail_abandoned_runs(
+    instance: "dg.DagsterInstance", log: Callable[[str], None] = lambda _message: None
+) -> list[str]:
     """Mark as failed the in-process runs whose process is gone (SIGKILL, power loss).
 
     Runs the UI launches are watched by the daemon's run monitoring (dagster.yaml); runs executed in
@@ -61,4 +64,5 @@ def fail_abandoned_runs(instance: "dg.DagsterInstance") -> list[str]:
             record.dagster_run, message=f"its process (pid {pid}) is gone: killed or crashed mid-run"
         )
         failed.append(record.dagster_run.run_id)
+        log(f"run {record.dagster_run.run_id} was left STARTED by a process that is gone: marked failed")
     return failed

@@ -28,16 +28,10 @@ from deita_assets.paths import data_home, inbox_dir
 from deita_assets.run_summary import RunSummary, collect_summary, format_summary
 
 DEFINITIONS = "deita_assets.definitions:defs"
-LLM_ASSETS = {
-    "evolved_variants",
-    "ranked_scores",
-    "selected_subset",
-    "model_evaluation",
-    "base_model_evaluation",
-}
 
-# The demo's sizes: every stage runs for real, sized so the whole graph fits ~10 minutes on 2 CPU
-# cores with the bundled 135M models. The launchpad defaults (larger) apply to runs from the UI.
+# The demo's sizes: every stage runs for real, sized toward ~10 minutes on 2 CPU cores with the
+# bundled 135M models (measured 17 min: the README says where the time goes). The launchpad
+# defaults (larger) apply to runs from the UI.
 DEMO_CONFIG: dict[str, dict[str, Any]] = {
     # 4 seeds x 3 rounds x 2 dimensions = 24 rewrites + 8 rank requests through the local server
     # (the paper: 2,000 seeds x 5 rounds; the launchpad default is 8 x 5).
@@ -99,15 +93,13 @@ def progress_line(outcome: RunOutcome, progress: Progress) -> str:
     return line
 
 
-def _needs_llm(plan: Sequence[PlannedRun]) -> bool:
-    return any(k.to_user_string() in LLM_ASSETS for run in plan for k in run.asset_keys)
-
-
-def _shared_llm_server(stack: ExitStack, plan: Sequence[PlannedRun], log: Callable[[str], None]) -> None:
+def _shared_llm_server(
+    stack: ExitStack, assets: Sequence[dg.AssetsDefinition], log: Callable[[str], None]
+) -> None:
     """One local llama.cpp server for every LLM stage of the run, instead of one per run."""
     if os.environ.get("DEITA_LLM_BASE_URL") or os.environ.get("DEITA_LLM_LOCAL_SERVER_URL"):
         return
-    if not _needs_llm(plan):
+    if not any("llm" in a.required_resource_keys for a in assets):
         return
     from deita_assets.core.local_llm_server import local_llm_server
     from deita_assets.core.models import BUNDLED_LLM
@@ -141,20 +133,20 @@ def run_quickstart(
     inbox = inbox_dir()
     copy_into_inbox(plan_inbox(list(data_paths)), inbox)
     instance = dg.DagsterInstance.get()
-    for run_id in fail_abandoned_runs(instance):
-        log(f"run {run_id} was left STARTED by a process that is gone: marked failed")
+    fail_abandoned_runs(instance, log=log)
     added = register_inbox_shards(instance, inbox)
     log(f"{len(added)} new shard(s) registered from {inbox}")
 
     def choose(partitions_name: str, keys: list[str]) -> list[str]:
         return [k for k in keys if k in strategies] if set(strategies) & set(keys) else keys
 
-    plan = plan_runs(assets_for(defs, strategies), instance, choose)
+    assets = assets_for(defs, strategies)
+    plan = plan_runs(assets, instance, choose)
     logs_dir = None if verbose else data_home() / "logs" / "quickstart"
     log(f"{len(plan)} runs, up to {jobs} at a time" + (f"; run logs in {logs_dir}" if logs_dir else ""))
     started = time.monotonic()
     with ExitStack() as stack:
-        _shared_llm_server(stack, plan, log)
+        _shared_llm_server(stack, assets, log)
         outcomes = execute_plan(
             plan,
             DEFINITIONS,

@@ -379,10 +379,14 @@ def _histograms(pool: pa.Table, walk: Walk, label: str) -> str:
     return "\n\n".join(parts)
 
 
-def _composition(pool: pa.Table, kept_ids: list[str]) -> str:
+def _source_counts(pool: pa.Table, kept_ids: list[str]) -> tuple[Counter, Counter]:
+    """Rows per source in the pool and in the selection."""
     sources = dict(zip(pool.column("row_id").to_pylist(), pool.column("source").to_pylist(), strict=True))
-    everything = Counter(sources.values())
-    chosen = Counter(sources.get(r, "?") for r in kept_ids)
+    return Counter(sources.values()), Counter(sources.get(r, "?") for r in kept_ids)
+
+
+def _composition(pool: pa.Table, kept_ids: list[str]) -> str:
+    everything, chosen = _source_counts(pool, kept_ids)
     total, picked = max(sum(everything.values()), 1), max(len(kept_ids), 1)
     rows = [
         {
@@ -412,10 +416,7 @@ def _plots(pool: pa.Table, walk: Walk, strategy_key: str) -> str:
         xlabel = "evol score (pool rows)"
     series = {"selected": [s for s, k in examined if k], "not selected": [s for s, k in examined if not k]}
     histogram = histograms_png(series, xlabel, f"{strategy_key}: scores", folder / "scores.png")
-    sources = dict(zip(pool.column("row_id").to_pylist(), pool.column("source").to_pylist(), strict=True))
-    composition = composition_png(
-        Counter(sources.values()), Counter(sources.get(r, "?") for r in walk.kept_ids), folder / "sources.png"
-    )
+    composition = composition_png(*_source_counts(pool, walk.kept_ids), folder / "sources.png")
     return markdown_image(histogram, "scores") + "\n\n" + markdown_image(composition, "composition by source")
 
 

@@ -28,7 +28,7 @@ import numpy as np
 
 from deita_assets.core.formats import instruction_response_pairs
 from deita_assets.core.reward import length_batches
-from deita_assets.core.scorer import allocate_budget, leading_special_ids, model_context
+from deita_assets.core.scorer import allocate_budget, leading_special_ids, model_context, padding_id
 
 if TYPE_CHECKING:
     import torch
@@ -182,10 +182,7 @@ class IFDScorer:
         self.renderer = PromptRenderer(tokenizer)
         self.max_length = model_context(model, tokenizer, max_length)
         self.batch_size, self.max_batch_tokens = batch_size, max_batch_tokens
-        pad = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else tokenizer.eos_token_id
-        if pad is None:
-            raise ValueError("tokenizer has neither a pad nor an eos token to pad batches with")
-        self.pad_id = int(pad)
+        self.pad_id = padding_id(tokenizer)
 
     def score(self, pairs: Sequence[tuple[str, str]]) -> IFDBatch:
         start = time.perf_counter()

@@ -207,6 +207,14 @@ def model_context(model: PreTrainedModel, tokenizer: PreTrainedTokenizerBase, wa
     return int(min(limits))
 
 
+def padding_id(tokenizer: PreTrainedTokenizerBase) -> int:
+    """The id batches are padded with: the pad token, else eos (causal LMs often have no pad)."""
+    pad = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else tokenizer.eos_token_id
+    if pad is None:
+        raise ValueError("tokenizer has neither a pad nor an eos token to pad batches with")
+    return int(pad)
+
+
 # --------------------------------------------------------------------------- math
 
 
@@ -338,10 +346,7 @@ class LMScorer:
         self.tokenized = tokenize_template(template, tokenizer)
         self.max_length = model_context(model, tokenizer, max_length)
         self.batch_size, self.max_batch_tokens = batch_size, max_batch_tokens
-        pad = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else tokenizer.eos_token_id
-        if pad is None:
-            raise ValueError("tokenizer has neither a pad nor an eos token to pad batches with")
-        self.pad_id = int(pad)
+        self.pad_id = padding_id(tokenizer)
         shared = [*self.tokenized.lead, *self.tokenized.literals[0]]
         self.prefix = PrefixCache.compute(self.model, shared) if reuse_prefix and shared else None
 
