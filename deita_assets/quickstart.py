@@ -28,6 +28,7 @@ from deita_assets.paths import data_home, inbox_dir
 from deita_assets.run_summary import RunSummary, collect_summary, format_summary
 
 DEFINITIONS = "deita_assets.definitions:defs"
+SCORER_MAX_LENGTH_ENV = "DEITA_SCORER_MAX_LENGTH"
 
 # The demo's sizes: every stage runs for real, sized toward ~10 minutes on 2 CPU cores with the
 # bundled 135M models (measured 17 min: the README says where the time goes). The launchpad
@@ -37,7 +38,7 @@ DEMO_CONFIG: dict[str, dict[str, Any]] = {
     # (the paper: 2,000 seeds x 5 rounds; the launchpad default is 8 x 5).
     "evol_seed": {"size": 4},
     "evolved_variants": {"rounds": 3, "max_tokens_cap": 256},
-    "scorer_model": {"epochs": 1.0},
+    "scorer_model": {"epochs": 1.0, "train_max_length": 256},
     "eval_holdout": {"holdout_size": 20},
     "finetuned_model": {"max_steps": 8, "batch_size": 4, "max_length": 256},
     # Offline the judge does not run (judge='auto'); the reference-answer NLL is the measurement.
@@ -130,6 +131,9 @@ def run_quickstart(
     if not any(strategy_of(name).order == "ifd" for name in strategies):
         # IFD costs two full forward passes per pair and no chosen strategy reads it
         os.environ.setdefault("DEITA_IFD_MODEL", "none")
+    # The demo scores 256 tokens per text (truncations are counted in pool_scores' metadata); the
+    # resource default, 512, applies to runs from the UI.
+    os.environ.setdefault(SCORER_MAX_LENGTH_ENV, "256")
     inbox = inbox_dir()
     copy_into_inbox(plan_inbox(list(data_paths)), inbox)
     instance = dg.DagsterInstance.get()

@@ -38,6 +38,7 @@ def build_resources() -> dict[str, Any]:
                 pool_kind="DEITA_POOL_SCORER",
                 pretrained_complexity="DEITA_PRETRAINED_COMPLEXITY",
                 pretrained_quality="DEITA_PRETRAINED_QUALITY",
+                max_length="DEITA_SCORER_MAX_LENGTH",
             ),
             **_ifd_model(),
         ),
