@@ -109,6 +109,10 @@ class Prices:
     prompt_per_million: float = 0.0
     completion_per_million: float = 0.0
 
+    def scaled(self, factor: float) -> Prices:
+        """These prices times `factor` (batch mode: providers bill batch tokens at a discount)."""
+        return Prices(self.prompt_per_million * factor, self.completion_per_million * factor)
+
     def dollars(self, prompt_tokens: int, completion_tokens: int) -> float:
         return (
             prompt_tokens * self.prompt_per_million + completion_tokens * self.completion_per_million
@@ -556,24 +560,29 @@ class ChatClient:
                 )
 
     async def _send(self, request: ChatRequest) -> str:
-        s = self.settings
-        kwargs: dict[str, Any] = {
-            "model": s.model,
-            "messages": [dict(m) for m in request.messages],
-            "temperature": request.temperature,
-            s.max_tokens_param: request.max_tokens,
-        }
-        if request.seed is not None:
-            kwargs["seed"] = request.seed
-        if request.json_schema is not None and s.structured_output:
-            kwargs["response_format"] = {
-                "type": "json_schema",
-                "json_schema": {"name": "reply", "schema": request.json_schema, "strict": True},
-            }
-        if request.top_logprobs:
-            kwargs["logprobs"] = True
-            kwargs["top_logprobs"] = request.top_logprobs
         # The client's documented generic POST: same auth, base URL, timeout and error types as
         # chat.completions.create, minus its typed-params transform (~1 ms of CPU per request, which
         # at high concurrency is what limits throughput); we parse the raw body ourselves anyway.
-        return await self._client.post("/chat/completions", cast_to=str, body=kwargs)
+        body = completion_body(request, self.settings)
+        return await self._client.post("/chat/completions", cast_to=str, body=body)
+
+
+def completion_body(request: ChatRequest, s: ClientSettings) -> dict[str, Any]:
+    """The chat-completions request body for `request`: sent online, and written as a Batch API line."""
+    kwargs: dict[str, Any] = {
+        "model": s.model,
+        "messages": [dict(m) for m in request.messages],
+        "temperature": request.temperature,
+        s.max_tokens_param: request.max_tokens,
+    }
+    if request.seed is not None:
+        kwargs["seed"] = request.seed
+    if request.json_schema is not None and s.structured_output:
+        kwargs["response_format"] = {
+            "type": "json_schema",
+            "json_schema": {"name": "reply", "schema": request.json_schema, "strict": True},
+        }
+    if request.top_logprobs:
+        kwargs["logprobs"] = True
+        kwargs["top_logprobs"] = request.top_logprobs
+    return kwargs
