@@ -62,6 +62,19 @@ def _quickstart(args: argparse.Namespace) -> int:
     return 1 if summary.runs_failed else 0
 
 
+def _llm_import(args: argparse.Namespace) -> int:
+    """Cache the replies of an offline batch run (`vllm run-batch -o`) written for an exported file."""
+    import json
+
+    from deita_assets.core.batch import import_results_jsonl
+    from deita_assets.resources.llm import DuckDBResultCache
+    from deita_assets.resources.store import DuckDBStore
+
+    counts = import_results_jsonl(args.requests, args.results, DuckDBResultCache(DuckDBStore()))
+    print(json.dumps(counts, sort_keys=True))
+    return 0 if counts["cached"] else 1
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="deita-assets", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
@@ -107,6 +120,13 @@ def build_parser() -> argparse.ArgumentParser:
         "--verbose", action="store_true", help="stream every run's Dagster events to the console"
     )
     quickstart.set_defaults(handler=_quickstart)
+    llm_import = commands.add_parser(
+        "llm-import",
+        help="cache an offline batch run's results (vllm run-batch -o) for a DEITA_LLM_MODE=export file",
+    )
+    llm_import.add_argument("requests", type=Path, help="the exported requests-*.jsonl")
+    llm_import.add_argument("results", type=Path, help="the results JSONL written for it")
+    llm_import.set_defaults(handler=_llm_import)
     return parser
 
 

@@ -16,18 +16,20 @@ from email.policy import HTTP
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
-from deita_assets_tests.llm_test_server import echo_responder
+from deita_assets_tests.llm_test_server import Responder, echo_responder
 
 
 class BatchTestServer:
     def __init__(
         self,
+        responder: Responder = echo_responder,
         polls_before_done: int = 1,
         final_status: str = "completed",
         done_lines: int | None = None,
         line_status: dict[str, int] | None = None,
         garbage_for: tuple[str, ...] = (),
     ) -> None:
+        self.responder = responder
         self.polls_before_done = polls_before_done
         self.final_status = final_status
         self.done_lines = done_lines
@@ -71,7 +73,7 @@ class BatchTestServer:
         for index, line in enumerate(lines[:limit]):
             prompt = json.dumps(line["body"]["messages"])
             status = next((s for m, s in self.line_status.items() if m in prompt), 200)
-            text = echo_responder(line["body"])
+            text = self.responder(line["body"])
             body: Any = {
                 "id": f"chatcmpl-{index}",
                 "object": "chat.completion",

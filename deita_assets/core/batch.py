@@ -46,6 +46,7 @@ BATCH_EXPIRED = "batch_expired"
 BATCH_FAILED = "batch_failed"
 BATCH_CANCELLED = "batch_cancelled"
 BATCH_MISSING = "batch_missing"  # the batch completed but has no line for this request
+BATCH_EXPORTED = "batch_exported"  # written as JSONL for an offline run (`vllm run-batch`), not sent
 ENDPOINT = "/v1/chat/completions"
 TERMINAL = {"completed": BATCH_MISSING, "expired": BATCH_EXPIRED, "failed": BATCH_FAILED}
 TERMINAL |= {"cancelled": BATCH_CANCELLED}
@@ -59,6 +60,7 @@ class BatchSettings:
     poll_interval: float = 30.0
     deadline: float = 24 * 3600.0
     completion_window: str = "24h"
+    export_dir: Path | None = None  # set: write the misses' JSONL here instead of submitting
 
 
 class BatchLog(Protocol):
@@ -279,6 +281,8 @@ class BatchClient:
         if not submit:
             return answered
         batch_key = set_key(submit)
+        if self.batch.export_dir is not None:
+            return answered | self._export(batch_key, submit, reservations)
         batch_id = self.log.get(batch_key) or self._submit(batch_key, submit.values())
         status, batch = self._poll(batch_id)
         if status not in TERMINAL:
@@ -314,6 +318,18 @@ class BatchClient:
             answered[key] = failure(key, TERMINAL[status], why, self.settings)
         self.log.delete(batch_key)  # read: a rerun submits only what is still missing
         return answered
+
+    def _export(
+        self, batch_key: str, submit: Mapping[str, ChatRequest], reservations: Mapping[str, Any]
+    ) -> dict[str, ChatResult]:
+        """Write the JSONL for an offline run; the rows fail as batch_exported, naming the file."""
+        self.batch.export_dir.mkdir(parents=True, exist_ok=True)
+        path = self.batch.export_dir / f"requests-{batch_key[:16]}.jsonl"
+        write_requests_jsonl(path, list(submit.values()), self.settings)
+        why = f"written to {path}; run it (vllm run-batch) and import the results"
+        for reservation in reservations.values():
+            self.usage.release(reservation)
+        return {key: failure(key, BATCH_EXPORTED, why, self.settings) for key in submit}
 
     def _submit(self, batch_key: str, requests: Iterable[ChatRequest]) -> str:
         payload = "".join(

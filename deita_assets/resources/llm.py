@@ -12,13 +12,15 @@ import json
 import os
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager, nullcontext
-from typing import Any
+from pathlib import Path
+from typing import Any, Literal
 from urllib.parse import urlsplit, urlunsplit
 
 import dagster as dg
 import pyarrow as pa
 from pydantic import Field
 
+from deita_assets.core.batch import BatchClient, BatchSettings
 from deita_assets.core.llm import (
     Budget,
     ChatClient,
@@ -91,10 +93,29 @@ class DuckDBResultCache:
                 conn.unregister("_incoming_llm_cache")
 
 
+class DuckDBBatchLog:
+    """`llm_batches` as a BatchLog: submitted batch ids by request-set hash, until their results are read."""
+
+    def __init__(self, store: DuckDBStore, backend: str, model: str) -> None:
+        self.store = store
+        self.backend = backend
+        self.model = model
+
+    def get(self, set_key: str) -> str | None:
+        rows = self.store.fetch_arrow("select_llm_batch", [set_key]).to_pylist()
+        return rows[0]["batch_id"] if rows else None
+
+    def put(self, set_key: str, batch_id: str, input_file_id: str) -> None:
+        self.store.execute("insert_llm_batch", [set_key, batch_id, input_file_id, self.backend, self.model])
+
+    def delete(self, set_key: str) -> None:
+        self.store.execute("delete_llm_batch", [set_key])
+
+
 class LLMSession:
     """What assets use inside `with llm.session(store) as session:`."""
 
-    def __init__(self, client: ChatClient, structured_output: bool) -> None:
+    def __init__(self, client: ChatClient | BatchClient, structured_output: bool) -> None:
         self.client = client
         self.backend = client.settings.backend
         self.model = client.settings.model
@@ -177,6 +198,25 @@ class LLMResource(dg.ConfigurableResource):
     max_tokens_param: str = Field(
         default="max_tokens", description="'max_tokens', or 'max_completion_tokens' for newer OpenAI models."
     )
+    mode: Literal["online", "batch", "export"] = Field(
+        default="online",
+        description="online: one request per row; batch: one Batch API batch per call (about half the "
+        "price, waits for it); export: write the misses as Batch API JSONL for `vllm run-batch`, "
+        "send nothing.",
+    )
+    batch_price_factor: float = Field(
+        default=0.5,
+        description="Batch mode: prices times this (OpenAI and most providers bill batches at 50%).",
+    )
+    batch_poll_interval: float = Field(default=30.0, description="Batch mode: seconds between status polls.")
+    batch_deadline: float = Field(
+        default=86_400.0,
+        description="Batch mode: seconds to wait per batch; then rows fail as timeout and a rerun "
+        "resumes it.",
+    )
+    batch_export_dir: str | None = Field(
+        default=None, description="Export mode: folder for the JSONL (default $DEITA_HOME/llm_batches)."
+    )
     local_server_url: str | None = Field(
         default=None,
         description="Local backend: a server of the bundled model already running at this …/v1 URL "
@@ -190,13 +230,28 @@ class LLMResource(dg.ConfigurableResource):
         "threads compete with other processes for every core).",
     )
 
+    def _client(self, settings: ClientSettings, store: DuckDBStore, usage: Usage) -> ChatClient | BatchClient:
+        cache = DuckDBResultCache(store)
+        if self.mode == "online":
+            return ChatClient(settings, cache, usage)
+        export_dir = None
+        if self.mode == "export":
+            export_dir = Path(self.batch_export_dir or Path(store.database).parent / "llm_batches")
+        batch = BatchSettings(self.batch_poll_interval, self.batch_deadline, export_dir=export_dir)
+        log = DuckDBBatchLog(store, settings.backend, settings.model)
+        return BatchClient(settings, batch, cache, log, usage)
+
     @contextmanager
     def session(self, store: DuckDBStore) -> Iterator[LLMSession]:
         """Start the backend if local, yield a session, then stop it; usage is per session."""
         local = self.base_url is None
+        if local and self.mode == "batch":
+            raise ValueError(
+                "DEITA_LLM_MODE=batch needs DEITA_LLM_BASE_URL: the local server has no Batch API"
+            )
         server = (
-            nullcontext(self.base_url or self.local_server_url)
-            if not local or self.local_server_url
+            nullcontext(self.base_url or self.local_server_url or "http://127.0.0.1/v1")
+            if not local or self.local_server_url or self.mode == "export"  # export sends nothing
             else local_llm_server(
                 self.model, self.local_ctx_per_slot, self.local_parallel, self.local_threads
             )
@@ -217,11 +272,12 @@ class LLMResource(dg.ConfigurableResource):
                 structured_output=self.structured_output,
                 max_tokens_param=self.max_tokens_param,
             )
+            prices = Prices(self.prompt_usd_per_million, self.completion_usd_per_million)
             usage = Usage(
-                prices=Prices(self.prompt_usd_per_million, self.completion_usd_per_million),
+                prices=prices if self.mode == "online" else prices.scaled(self.batch_price_factor),
                 budget=Budget(self.max_requests, self.max_total_tokens, self.max_dollars),
             )
-            client = ChatClient(settings, DuckDBResultCache(store), usage)
+            client = self._client(settings, store, usage)
             try:
                 yield LLMSession(client, self.structured_output)
             finally:
@@ -251,10 +307,15 @@ def llm_from_env(environ: Mapping[str, str]) -> LLMResource:
         "prompt_usd_per_million": "DEITA_LLM_PROMPT_USD_PER_MILLION",
         "completion_usd_per_million": "DEITA_LLM_COMPLETION_USD_PER_MILLION",
         "max_dollars": "DEITA_LLM_MAX_DOLLARS",
+        "batch_price_factor": "DEITA_LLM_BATCH_PRICE_FACTOR",
+        "batch_poll_interval": "DEITA_LLM_BATCH_POLL_INTERVAL",
+        "batch_deadline": "DEITA_LLM_BATCH_DEADLINE",
     }
     config: dict[str, Any] = {name: dg.EnvVar(var) for name, var in fields.items() if environ.get(var)}
     config |= {name: dg.EnvVar.int(var) for name, var in ints.items() if environ.get(var)}
     config |= {name: float(environ[var]) for name, var in floats.items() if environ.get(var)}
+    plain = {"mode": "DEITA_LLM_MODE", "batch_export_dir": "DEITA_LLM_BATCH_EXPORT_DIR"}
+    config |= {name: environ[var].strip() for name, var in plain.items() if environ.get(var)}
     if environ.get("DEITA_LLM_STRUCTURED_OUTPUT"):
         config["structured_output"] = environ["DEITA_LLM_STRUCTURED_OUTPUT"].strip().lower() not in (
             "0",

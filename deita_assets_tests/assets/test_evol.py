@@ -16,6 +16,7 @@ from deita_assets.core.prompts import OPS
 from deita_assets.resources.llm import LLMResource
 from deita_assets.resources.store import DuckDBStore, insert_rows
 from deita_assets_tests.assets.evol_fakes import evol_responder
+from deita_assets_tests.batch_test_server import BatchTestServer
 from deita_assets_tests.llm_test_server import LLMTestServer
 
 FAKE_KEY = "sk-DEITA-FAKE-KEY-7f3a9c2e51b04d88"
@@ -300,3 +301,18 @@ def test_real_local_backend_end_to_end(pool_store) -> None:
     assert meta["llm_backend"].value == "xllamacpp" and meta["llm_completion_tokens"].value > 0
     warm = again.asset_materializations_for_node("ranked_scores")[0].metadata
     assert warm["llm_http_requests"].value == 0 and warm["llm_cache_hits"].value >= 2
+
+
+def test_evol_and_rank_in_batch_mode_then_warm_cache(pool_store, tmp_path: Path) -> None:
+    with BatchTestServer(evol_responder, polls_before_done=1) as server, dg.instance_for_test() as instance:
+        llm = LLMResource(base_url=server.base_url, model="fake", mode="batch", batch_poll_interval=0.01)
+        result = run(pool_store, llm, "complexity", instance)
+        assert server.calls["create"] == 5 + 1  # one batch per evolution round, one for ranking
+        variants = fetch(pool_store, "SELECT status FROM evolved_variants")
+        assert len(variants) == 24 and all(v["status"] == "ok" for v in variants)
+        scores = fetch(pool_store, "SELECT score FROM ranked_scores ORDER BY seed_id, round")
+        assert [s["score"] for s in scores[:6]] == [1, 2, 3, 4, 5, 6]
+        meta = result.asset_materializations_for_node("ranked_scores")[0].metadata
+        assert meta["llm_completed"].value == 4
+        run(pool_store, llm, "complexity", instance)
+        assert server.calls["create"] == 6  # warm cache: nothing submitted

@@ -1,0 +1,1 @@
+DELETE FROM llm_batches WHERE set_key = ?

@@ -1,0 +1,1 @@
+SELECT batch_id FROM llm_batches WHERE set_key = ?
