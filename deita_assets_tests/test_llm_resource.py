@@ -5,10 +5,12 @@ import json
 import dagster as dg
 import pytest
 
+from deita_assets.cli import main
 from deita_assets.core.llm import ChatRequest
 from deita_assets.core.models import BUNDLED_LLM
 from deita_assets.resources.llm import LLMResource, endpoint_label, llm_from_env
 from deita_assets.resources.store import DuckDBStore
+from deita_assets_tests.batch_test_server import BatchTestServer
 from deita_assets_tests.llm_test_server import LLMTestServer
 
 FAKE_KEY = "sk-test-FAKEKEY-0123456789abcdef"
@@ -90,3 +92,46 @@ def test_local_backend_answers_with_json_schema(store: DuckDBStore) -> None:
         )
     assert text.ok and text.text and text.backend == "xllamacpp" and text.model == BUNDLED_LLM
     assert structured.ok and 1 <= json.loads(structured.text)["answer"] <= 6
+
+
+def test_batch_mode_resumes_a_persisted_batch_across_sessions(store: DuckDBStore) -> None:
+    with BatchTestServer(polls_before_done=100) as server:
+        resource = LLMResource(
+            base_url=server.base_url, model="m", mode="batch", batch_poll_interval=0.01, batch_deadline=0.05
+        )
+        with resource.session(store) as session:  # a run cut off while the batch is still running
+            assert {r.error_kind for r in session.chat_many([req("a"), req("b")])} == {"timeout"}
+        with store.get_connection() as conn:
+            assert conn.execute("SELECT batch_id FROM llm_batches").fetchall() == [("batch-0",)]
+        server.polls_before_done = 0
+        with resource.session(store) as session:
+            assert [r.text for r in session.chat_many([req("a"), req("b")])] == ["reply: a", "reply: b"]
+        online = LLMResource(base_url=server.base_url, model="m")  # same backend label: same keys
+        with online.session(store) as session:
+            assert all(r.cached for r in session.chat_many([req("a"), req("b")]))
+    assert server.calls["create"] == 1
+    with store.get_connection() as conn:
+        assert conn.execute("SELECT count(*) FROM llm_batches").fetchone() == (0,)
+
+
+def test_export_mode_writes_jsonl_and_llm_import_fills_the_cache(store: DuckDBStore, tmp_path) -> None:
+    export = LLMResource(model="m", backend_label="vllm", mode="export", batch_export_dir=str(tmp_path))
+    with export.session(store) as session:
+        results = session.chat_many([req("a")])
+    assert results[0].error_kind == "batch_exported"
+    (requests_path,) = tmp_path.glob("requests-*[0-9a-f].jsonl")
+    line = json.loads(requests_path.read_text())
+    assert line["body"]["messages"] == [{"role": "user", "content": "a"}]
+    body = {"choices": [{"message": {"content": "offline"}, "finish_reason": "stop"}]}
+    output = {"id": "x", "custom_id": line["custom_id"], "response": {"status_code": 200, "body": body}}
+    (tmp_path / "results.jsonl").write_text(json.dumps(output) + "\n")
+    assert main(["llm-import", str(requests_path), str(tmp_path / "results.jsonl")]) == 0
+    with export.session(store) as session:
+        again = session.chat_many([req("a")])
+    assert again[0].cached and again[0].text == "offline"
+
+
+def test_llm_from_env_reads_batch_settings() -> None:
+    resource = llm_from_env({"DEITA_LLM_MODE": "batch", "DEITA_LLM_BATCH_POLL_INTERVAL": "5"})
+    assert resource.mode == "batch" and resource.batch_poll_interval == 5.0
+    assert resource.batch_price_factor == 0.5 and llm_from_env({}).mode == "online"
