@@ -9,17 +9,16 @@ those containing a marker in `garbage_for` get a 200 line whose body is not a ch
 from __future__ import annotations
 
 import json
-import threading
 from collections import Counter
 from email.parser import BytesParser
 from email.policy import HTTP
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any
 
-from deita_assets_tests.llm_test_server import Responder, echo_responder
+from deita_assets_tests.llm_test_server import LoopbackServer, Responder, echo_responder
 
 
-class BatchTestServer:
+class BatchTestServer(LoopbackServer):
     def __init__(
         self,
         responder: Responder = echo_responder,
@@ -39,22 +38,7 @@ class BatchTestServer:
         self.files: dict[str, str] = {}
         self.batches: dict[str, dict[str, Any]] = {}
         self._polls: Counter = Counter()
-        self._lock = threading.Lock()
-        self._httpd = ThreadingHTTPServer(("127.0.0.1", 0), self._handler_class())
-        self._httpd.daemon_threads = True
-        self._thread = threading.Thread(target=self._httpd.serve_forever, daemon=True)
-
-    @property
-    def base_url(self) -> str:
-        return f"http://127.0.0.1:{self._httpd.server_address[1]}/v1"
-
-    def __enter__(self) -> BatchTestServer:
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self._httpd.shutdown()
-        self._httpd.server_close()
+        self._start()
 
     def _file(self, content: str, purpose: str) -> dict[str, Any]:
         file_id = f"file-{len(self.files)}"

@@ -17,7 +17,7 @@ import time
 from collections import Counter
 from collections.abc import Callable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any
+from typing import Any, Self
 
 Responder = Callable[[dict[str, Any]], str]
 
@@ -26,7 +26,32 @@ def echo_responder(body: dict[str, Any]) -> str:
     return "reply: " + body["messages"][-1]["content"]
 
 
-class LLMTestServer:
+class LoopbackServer:
+    """A threaded HTTP server on 127.0.0.1 (a free port) serving `_handler_class()` while entered."""
+
+    def _start(self) -> None:
+        self._lock = threading.Lock()
+        self._httpd = ThreadingHTTPServer(("127.0.0.1", 0), self._handler_class())
+        self._httpd.daemon_threads = True
+        self._thread = threading.Thread(target=self._httpd.serve_forever, daemon=True)
+
+    def _handler_class(self) -> type[BaseHTTPRequestHandler]:
+        raise NotImplementedError
+
+    @property
+    def base_url(self) -> str:
+        return f"http://127.0.0.1:{self._httpd.server_address[1]}/v1"
+
+    def __enter__(self) -> Self:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._httpd.shutdown()
+        self._httpd.server_close()
+
+
+class LLMTestServer(LoopbackServer):
     def __init__(
         self,
         responder: Responder = echo_responder,
@@ -48,22 +73,7 @@ class LLMTestServer:
         self.faults_served: Counter = Counter()
         self.authorizations: set[str] = set()
         self.bodies: list[dict[str, Any]] = []
-        self._lock = threading.Lock()
-        self._httpd = ThreadingHTTPServer(("127.0.0.1", 0), self._handler_class())
-        self._httpd.daemon_threads = True
-        self._thread = threading.Thread(target=self._httpd.serve_forever, daemon=True)
-
-    @property
-    def base_url(self) -> str:
-        return f"http://127.0.0.1:{self._httpd.server_address[1]}/v1"
-
-    def __enter__(self) -> LLMTestServer:
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self._httpd.shutdown()
-        self._httpd.server_close()
+        self._start()
 
     def _next_fault(self, body: dict[str, Any]) -> str | None:
         prompt = json.dumps(body["messages"])
