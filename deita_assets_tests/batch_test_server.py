@@ -129,7 +129,9 @@ class BatchTestServer(LoopbackServer):
                 with server._lock:
                     if self.path.startswith("/v1/batches/"):
                         server.calls["retrieve"] += 1
-                        batch = server.batches[self.path.rsplit("/", 1)[1]]
+                        batch = server.batches.get(self.path.rsplit("/", 1)[1])
+                        if batch is None:
+                            return self._send({"error": {"message": "no such batch"}}, 404)
                         server._polls[batch["id"]] += 1
                         if (
                             batch["status"] == "in_progress"

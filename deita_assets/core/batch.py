@@ -34,7 +34,9 @@ from deita_assets.core.llm import (
     ClientSettings,
     ResultCache,
     Usage,
+    attempt_outcome,
     canonical_json,
+    classify_error,
     completion_body,
     parse_completion,
     redact,
@@ -145,7 +147,10 @@ def write_requests_jsonl(path: Path, requests: Sequence[ChatRequest], settings: 
     """Write the Batch API input (for `vllm run-batch -i`) and, beside it, `<name>.canonical.jsonl`
     with every request's canonical form, so `import_results_jsonl` can cache the replies. Returns the
     number of distinct requests written."""
-    lines = {line["custom_id"]: (line, r) for r in requests if (line := batch_line(r, settings))}
+    lines: dict[str, tuple[dict[str, Any], ChatRequest]] = {}
+    for request in requests:
+        line = batch_line(request, settings)
+        lines.setdefault(line["custom_id"], (line, request))
     with path.open("w", encoding="utf-8") as out, _canonical_path(path).open("w", encoding="utf-8") as can:
         for key, (line, request) in lines.items():
             out.write(json.dumps(line, ensure_ascii=False) + "\n")
@@ -283,17 +288,18 @@ class BatchClient:
         batch_key = set_key(submit)
         if self.batch.export_dir is not None:
             return answered | self._export(batch_key, submit, reservations)
-        batch_id = self.log.get(batch_key) or self._submit(batch_key, submit.values())
-        status, batch = self._poll(batch_id)
-        if status not in TERMINAL:
-            detail = (
-                f"batch {batch_id} still {status} at the {self.batch.deadline:g} s deadline; rerun resumes it"
-            )
-            for key in submit:
-                self.usage.release(reservations[key])
-                answered[key] = failure(key, TIMEOUT, detail, self.settings)
-            return answered
-        lines = self._read(batch.output_file_id) + self._read(batch.error_file_id)
+        try:
+            status, batch = self._wait(batch_key, submit)
+            done = status in TERMINAL
+            lines = self._read(batch.output_file_id) + self._read(batch.error_file_id) if done else []
+        except openai.OpenAIError as error:  # upload, create, poll or download failed after retries
+            self.usage.add_outcome(attempt_outcome(error))
+            detail = f"{type(error).__name__}: {error}"
+            return answered | self._fail_all(submit, reservations, classify_error(error)[0], detail)
+        batch_id = batch.id
+        if not done:
+            detail = f"batch {batch_id} still {status} at the {self.batch.deadline:g} s deadline"
+            return answered | self._fail_all(submit, reservations, TIMEOUT, detail + "; rerun resumes it")
         to_cache = []
         for line in lines:
             result, outcome = parse_output_line(line, self.settings)
@@ -327,9 +333,24 @@ class BatchClient:
         path = self.batch.export_dir / f"requests-{batch_key[:16]}.jsonl"
         write_requests_jsonl(path, list(submit.values()), self.settings)
         why = f"written to {path}; run it (vllm run-batch) and import the results"
+        return self._fail_all(submit, reservations, BATCH_EXPORTED, why)
+
+    def _fail_all(
+        self, submit: Mapping[str, ChatRequest], reservations: Mapping[str, Any], kind: str, detail: str
+    ) -> dict[str, ChatResult]:
         for reservation in reservations.values():
             self.usage.release(reservation)
-        return {key: failure(key, BATCH_EXPORTED, why, self.settings) for key in submit}
+        return {key: failure(key, kind, detail, self.settings) for key in submit}
+
+    def _wait(self, batch_key: str, submit: Mapping[str, ChatRequest]) -> tuple[str, Any]:
+        """Poll the recorded batch for these requests, or submit one; (status, batch) at the end."""
+        resumed = self.log.get(batch_key)
+        if resumed is not None:
+            try:
+                return self._poll(resumed)
+            except openai.NotFoundError:  # gone at the provider (deleted, another account): submit anew
+                self.log.delete(batch_key)
+        return self._poll(self._submit(batch_key, submit.values()))
 
     def _submit(self, batch_key: str, requests: Iterable[ChatRequest]) -> str:
         payload = "".join(
@@ -359,5 +380,16 @@ class BatchClient:
     def _read(self, file_id: str | None) -> list[dict[str, Any]]:
         if not file_id:
             return []
-        text = self._client.files.content(file_id).text
-        return [json.loads(raw) for raw in text.splitlines() if raw.strip()]
+        lines = []
+        for raw in self._client.files.content(file_id).text.splitlines():
+            try:
+                line = json.loads(raw) if raw.strip() else None
+            except ValueError:
+                line = {}
+            if line is None:
+                continue
+            if isinstance(line, dict) and "custom_id" in line:
+                lines.append(line)
+            else:  # not a result line: its request is then counted as missing
+                self.usage.add_outcome(MALFORMED)
+        return lines

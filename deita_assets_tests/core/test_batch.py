@@ -20,6 +20,7 @@ from deita_assets.core.llm import (
     MemoryCache,
     Prices,
     Usage,
+    request_key,
 )
 from deita_assets_tests.batch_test_server import BatchTestServer
 
@@ -122,3 +123,22 @@ def test_jsonl_export_then_import_of_run_batch_output(tmp_path: Path) -> None:
     counts = import_results_jsonl(requests_path, results_path, cache)
     assert counts == {"cached": 1, "unknown": 0, "missing": 0, "failures_by_kind": {"batch_failed": 1}}
     assert cache.entries[lines[0]["custom_id"]].text == "x"
+
+
+def test_a_recorded_batch_gone_at_the_provider_is_submitted_anew() -> None:
+    log = MemoryBatchLog()
+    log.put(set_key([request_key(req("a"), "test", "m")]), "batch-deleted", "file-x")
+    with BatchTestServer() as server:
+        results = client(server, MemoryCache(), log).chat_many([req("a")])
+    assert results[0].text == "reply: a" and server.calls["create"] == 1 and log.batches == {}
+
+
+def test_an_unreachable_endpoint_fails_every_row_with_the_reason() -> None:
+    with BatchTestServer() as server:
+        dead = ClientSettings(base_url=server.base_url, model="m", backend="test", max_retries=0)
+    usage = Usage()  # the server is closed now: the upload cannot connect
+    results = BatchClient(dead, FAST, MemoryCache(), MemoryBatchLog(), usage).chat_many([req("a"), req("b")])
+    assert {r.error_kind for r in results} == {"connection"} and "APIConnectionError" in results[
+        0
+    ].error_detail
+    assert usage.snapshot()["failures_by_kind"] == {"connection": 2}
