@@ -32,7 +32,7 @@ class TauCalibration:
 
     reference_tau: float
     tau: float
-    rows: int
+    sample_rows: int
     reference_nn_mean: float
     reference_nn_sd: float
     nn_mean: float
@@ -69,7 +69,7 @@ def calibrate_tau(reference_vectors: np.ndarray, vectors: np.ndarray, reference_
     unmapped = TauCalibration(
         reference_tau=reference_tau,
         tau=float("nan"),
-        rows=len(vectors),
+        sample_rows=len(vectors),
         reference_nn_mean=float(reference.mean()),
         reference_nn_sd=spread[0],
         nn_mean=float(target.mean()),

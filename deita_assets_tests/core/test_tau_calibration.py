@@ -36,7 +36,7 @@ def sample() -> np.ndarray:
 
 def test_same_model_maps_tau_to_itself(sample):
     calibration = calibrate_tau(sample, sample, 0.9)
-    assert calibration.tau == pytest.approx(0.9) and calibration.rows == 360
+    assert calibration.tau == pytest.approx(0.9) and calibration.sample_rows == 360
     assert calibration.map(0.8) == pytest.approx(0.8)
 
 
