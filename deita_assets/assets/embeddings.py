@@ -8,6 +8,10 @@ too (counted in metadata), so switching the embedder back re-embeds nothing. The
 version derived from (spec, row ids), so downstream selection only goes stale when the vectors
 actually changed. The code version is bumped only if the embedding code itself changes.
 
+Failures (a remote backend's rows that failed after bounded retries, or a reply of the wrong width):
+the rows that were embedded are stored, nothing is stored for the failed ones, and the run fails with
+the count and the reasons — a selection never runs on a silently thinner pool.
+
 Storage: `pool_embeddings` holds one row per (shard, row, spec) with model, dim and truncation; the
 vectors go to `pool_vectors_<dim>` as fixed-width FLOAT[dim] (see sql/vectors_create_table.sql for
 why), both written in one transaction.
@@ -15,6 +19,7 @@ why), both written in one transaction.
 
 import hashlib
 import time
+from collections import Counter
 
 import dagster as dg
 import duckdb
@@ -23,6 +28,7 @@ import pyarrow as pa
 
 from deita_assets.automation import PER_SHARD
 from deita_assets.core.embedding import embedding_text
+from deita_assets.core.report import counts_table
 from deita_assets.partitions import pool_shard
 from deita_assets.resources.embedder import EmbedderResource
 from deita_assets.resources.store import DuckDBStore, insert_rows
@@ -94,35 +100,48 @@ def pool_embeddings(
     todo = [row for row in pool_rows if row["row_id"] not in have]
     reused = len(wanted) - len(todo)
     started = time.perf_counter()
-    if todo:
-        texts = [embedding_text(row["turns"], embedder.text_mode) for row in todo]
-        vectors, truncated = embedder.embed(texts)
+    result = embedder.embed_result([embedding_text(row["turns"], embedder.text_mode) for row in todo])
     seconds = time.perf_counter() - started
+    ok = ~result.failed
+    done = [row["row_id"] for row, good in zip(todo, ok, strict=True) if good]
     keep = [row_id for row_id in wanted if row_id in have]  # everything else of (shard, spec) goes
     with store.transaction() as conn:
         for dim, _n in conn.execute(load_sql("select_embedding_dims"), [spec]).fetchall():
             conn.execute(load_sql_for_dim("vectors_delete_stale", dim), [shard, spec, keep]).fetchall()
         stale = conn.execute(load_sql("delete_pool_embeddings_stale"), [shard, spec, keep]).fetchone()[0]
-        if todo:
-            shards, ids = [shard] * len(todo), [row["row_id"] for row in todo]
-            meta, rows = embedding_rows(shards, ids, vectors, truncated, embedder.model, spec)
+        if done:
+            vectors = result.vectors[ok]
+            meta, rows = embedding_rows(
+                [shard] * len(done), done, vectors, result.truncated[ok], embedder.model_name, spec
+            )
             write_embeddings(conn, meta, rows, vectors.shape[1])
         summary = conn.execute(load_sql("select_shard_embedding_summary"), [shard, spec]).fetchone()
     n_rows, n_truncated, dims, other_specs = summary
+    metadata = {
+        "dagster/row_count": n_rows,
+        "embedded_now": len(done),
+        "failed_rows": len(todo) - len(done),
+        "reused_same_spec": reused,
+        "dropped_rows_no_longer_in_shard": int(stale),
+        "rows_of_other_specs_kept": other_specs,
+        "truncated_rows": n_truncated,
+        "truncated_share": n_truncated / max(n_rows, 1),
+        "backend": embedder.backend,
+        "model": embedder.model_name,
+        "spec": spec,
+        "dim": dims[0] if len(dims) == 1 else str(dims),
+        "embed_seconds": seconds,
+        "rows_per_second": len(done) / seconds if done and seconds > 0 else 0.0,
+        "request_outcomes": dg.MetadataValue.json(dict(result.attempts)),
+    }
+    if len(done) < len(todo):  # the embedded rows are stored (a rerun embeds only the rest)
+        reasons = Counter(error for error in result.errors if error is not None)
+        raise dg.Failure(
+            description=f"{len(todo) - len(done)} of {len(todo)} rows of shard {shard} were not embedded "
+            f"({spec}); nothing was stored for them",
+            metadata={**metadata, "failure_reasons": dg.MetadataValue.md(counts_table(reasons, "reason"))},
+        )
     return dg.MaterializeResult(
-        metadata={
-            "dagster/row_count": n_rows,
-            "embedded_now": len(todo),
-            "reused_same_spec": reused,
-            "dropped_rows_no_longer_in_shard": int(stale),
-            "rows_of_other_specs_kept": other_specs,
-            "truncated_rows": n_truncated,
-            "truncated_share": n_truncated / max(n_rows, 1),
-            "model": embedder.model,
-            "spec": spec,
-            "dim": dims[0] if len(dims) == 1 else str(dims),
-            "embed_seconds": seconds,
-            "rows_per_second": len(todo) / seconds if todo and seconds > 0 else 0.0,
-        },
+        metadata=metadata,
         data_version=dg.DataVersion(data_version(spec, sorted(wanted))),
     )

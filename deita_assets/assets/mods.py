@@ -136,8 +136,7 @@ def _kcenter(embedder: EmbedderResource, texts: list[str], k: int, seed: int) ->
 
 def _embedding_spec(embedder: EmbedderResource) -> str:
     """What MoDS embeds: the first user instruction (the resource's text_mode is for pool_embeddings)."""
-    prefix = embedder.prefix or ""
-    return f"{embedder.model}|text=first_instruction|prefix={prefix}|max_seq={embedder.max_seq_length}"
+    return embedder.spec(text_mode="first_instruction")
 
 
 def _finite_or_none(value: float) -> float | None:

@@ -25,6 +25,7 @@ import pyarrow.compute as pc
 from pydantic import Field
 
 from deita_assets.automation import INPUTS_VERSION, pool_inputs_version
+from deita_assets.calibration_io import ResolvedTau, resolve_tau
 from deita_assets.core import alpagasus
 from deita_assets.core.budget import resolve_budget
 from deita_assets.core.export import write_exports
@@ -32,7 +33,6 @@ from deita_assets.core.formats import render_conversation
 from deita_assets.core.plots import composition_png, histograms_png, markdown_image
 from deita_assets.core.report import counts_table, histogram_table, markdown_table
 from deita_assets.core.selection import (
-    DEFAULT_TAU,
     gram_check,
     random_order,
     top_by_score,
@@ -66,7 +66,11 @@ class SelectionConfig(dg.Config):
         "eligible pool (demo). Paper: 6000/10000.",
     )
     budget_fraction: float = Field(default=0.1, gt=0, le=1, description="Demo budget as a share of the pool.")
-    tau: float = Field(default=DEFAULT_TAU, description="Repr Filter threshold on cosine SIMILARITY.")
+    tau: float | None = Field(
+        default=None,
+        description="Repr Filter threshold on cosine SIMILARITY; None = 0.9 on the reference MiniLM, "
+        "calibrated per embedding model otherwise (embedding_calibration).",
+    )
     seed: int = Field(
         default=0,
         description="Seed of the random orders (strategies without an order column, alpagasus sample).",
@@ -75,7 +79,10 @@ class SelectionConfig(dg.Config):
         default="bf16", description="Screen precision (exact either way)."
     )
     window_rows: int = Field(default=65_536, ge=1024, description="Embeddings read per DuckDB scan.")
-    tau_sweep: bool = Field(default=True, description="Also count what τ in {0.8,0.85,0.9,0.95} would keep.")
+    tau_sweep: bool = Field(
+        default=True,
+        description="Also count what τ_ref in {0.8,0.85,0.9,0.95}, mapped to this model, would keep.",
+    )
     alpagasus_max_rows: int = Field(
         default=128, ge=0, description="Rows the LLM rates (seeded sample; 0 = all). Ratings are cached."
     )
@@ -534,13 +541,15 @@ def _checks(store: DuckDBStore, params: WalkParams, walk: Walk, again: Walk) -> 
     ]
 
 
-def _tau_sweep(store: DuckDBStore, params: WalkParams) -> str:
+def _tau_sweep(store: DuckDBStore, params: WalkParams, resolved: ResolvedTau) -> str:
+    """What each swept τ keeps; τ_ref is the reference model's τ, τ this model's (calibrated) one."""
     rows, budget = [], params.budget
-    for tau in TAU_SWEEP:
+    for reference_tau, tau in resolved.sweep(TAU_SWEEP):
         walk = _filter_walk(store, params.with_tau(tau))
         rows.append(
             {
-                "tau": tau,
+                "tau_ref": reference_tau,
+                "tau": round(tau, 4),
                 "kept": len(walk.kept_ids),
                 "examined": len(walk.row_ids),
                 "shortfall": budget - len(walk.kept_ids),
@@ -581,10 +590,11 @@ def selected_subset(
     pool = _pool(store)
     budget = resolve_budget(config.budget, config.budget_fraction, pool.num_rows, os.environ)
     spec = embedder.spec()
+    resolved = resolve_tau(store, embedder, config.tau)
     params = WalkParams(
         strategy=strategy_of(strategy_key),
         budget=budget,
-        tau=config.tau,
+        tau=resolved.tau,
         seed=config.seed,
         embedding_spec=spec,
         window_rows=config.window_rows,
@@ -607,7 +617,8 @@ def selected_subset(
         "examined": len(walk.row_ids),
         "eligible_rows": walk.eligible,
         "pool_rows_not_held_out": pool.num_rows,
-        "tau": config.tau,
+        "tau": resolved.tau,
+        "tau_source": resolved.source,
         "seed": config.seed,
         "embedding_spec": spec,
         INPUTS_VERSION: pool_inputs_version(context.instance) or "no per-shard inputs yet",
@@ -618,8 +629,10 @@ def selected_subset(
         "first_rejected": dg.MetadataValue.md(_first_rejected(store, walk)),
         **{k: v for k, v in walk.extra.items()},
     }
+    if resolved.calibration:
+        metadata["tau_calibration"] = dg.MetadataValue.json(resolved.calibration.as_dict())
     if params.strategy.uses_repr_filter and config.tau_sweep:
-        metadata["tau_sweep"] = dg.MetadataValue.md(_tau_sweep(store, params))
+        metadata["tau_sweep"] = dg.MetadataValue.md(_tau_sweep(store, params, resolved))
     if config.export:
         metadata.update(_exports(store, strategy_key, walk, pool))
     return dg.MaterializeResult(metadata=metadata, check_results=_checks(store, params, walk, again))

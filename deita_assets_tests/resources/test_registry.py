@@ -11,3 +11,18 @@ def test_ifd_model_comes_from_the_environment(monkeypatch, value, expected) -> N
     else:
         monkeypatch.setenv("DEITA_IFD_MODEL", value)
     assert build_resources()["scorers"].ifd_model == expected
+
+
+def test_embedder_comes_from_the_environment_with_the_key_as_an_env_var(monkeypatch) -> None:
+    for var in ("BACKEND", "MODEL", "BASE_URL", "DIM", "PREFIX_BY_SERVER", "API_KEY"):
+        monkeypatch.delenv(f"DEITA_EMBEDDER_{var}", raising=False)
+    assert build_resources()["embedder"].backend == "sentence-transformers"
+    monkeypatch.setenv("DEITA_EMBEDDER_BACKEND", "openai")
+    monkeypatch.setenv("DEITA_EMBEDDER_MODEL", "multilingual-e5-small-q4")
+    monkeypatch.setenv("DEITA_EMBEDDER_BASE_URL", "http://127.0.0.1:8000/v1")
+    monkeypatch.setenv("DEITA_EMBEDDER_DIM", "384")
+    monkeypatch.setenv("DEITA_EMBEDDER_PREFIX_BY_SERVER", "1")
+    monkeypatch.setenv("DEITA_EMBEDDER_API_KEY", "sk-secret-value")
+    embedder = build_resources()["embedder"]
+    assert embedder.spec() == "openai:multilingual-e5-small-q4|dim=384|text=conversation|prefix=query: "
+    assert embedder.prefix_by_server and "sk-secret" not in repr(embedder)
