@@ -60,7 +60,7 @@ def main() -> None:
     path = inbox / "alpaca__bench.json"
     path.write_text(json.dumps(records))
     key = shard_key(path.name, file_digest(path))
-    store = DuckDBStore(database=str(home / "deita.duckdb"))
+    store = DuckDBStore(root=str(home / "store"))
     embedder = EmbedderResource()
     with dg.instance_for_test() as instance:
         instance.add_dynamic_partitions(pool_shard.name, [key])

@@ -54,7 +54,7 @@ def main() -> None:
         started = time.perf_counter()
         execute_plan(plan_inbox([data]), inbox)
         copy_seconds = time.perf_counter() - started
-        store = DuckDBStore(database=str(Path(tmp) / "bench.duckdb"))
+        store = DuckDBStore(root=str(Path(tmp) / "store"))
         read_seconds = write_seconds = 0.0
         totals = {"rows_read": 0, "rows_kept": 0, "rows_quarantined": 0, "duplicates": 0}
         print(

@@ -67,7 +67,7 @@ def single_process(home: Path, timed: list[str]) -> tuple[dict, float]:
     from deita_assets.core.ingest import file_digest, shard_key
 
     keys = [shard_key(p.name, file_digest(p)) for p in sorted((home / "inbox").iterdir())]
-    store = DuckDBStore(database=str(home / "deita.duckdb"))
+    store = DuckDBStore(root=str(home / "store"))
     resources = {"store": store, "embedder": EmbedderResource()}
     EmbedderResource().load()  # as warm as a worker after its first step
     seconds = 0.0

@@ -33,11 +33,11 @@ from deita_assets.core.local_llm_server import LOCAL_BACKEND, local_llm_server
 from deita_assets.core.models import BUNDLED_LLM
 from deita_assets.core.report import markdown_table
 from deita_assets.resources.store import DuckDBStore
-from deita_assets.sql import load_sql
 
 
 class DuckDBResultCache:
-    """`llm_cache` as a ResultCache: batched lookups, upserts (a re-asked reply replaces a rejected one)."""
+    """`llm_cache` as a ResultCache: batched lookups; each batch appended as one file by any number of
+    concurrent runs, the latest reply per key winning (a re-asked reply replaces a rejected one)."""
 
     def __init__(self, store: DuckDBStore) -> None:
         self.store = store
@@ -83,12 +83,7 @@ class DuckDBResultCache:
                 for request, result in entries
             ]
         )
-        with self.store.get_connection() as conn:
-            conn.register("_incoming_llm_cache", rows)
-            try:
-                conn.execute(load_sql("insert_llm_cache"))
-            finally:
-                conn.unregister("_incoming_llm_cache")
+        self.store.append("llm_cache", rows)
 
 
 class LLMSession:
