@@ -143,6 +143,7 @@ def pool_embeddings(
     summary = store.fetch_arrow("select_shard_embedding_summary", [shard, spec]).to_pylist()[0]
     stale = len(have) - len(keep)
     n_rows, n_truncated, dims, other_specs = summary.values()
+    n_truncated = int(n_truncated)  # sum() arrives as a Decimal through Arrow
     return dg.MaterializeResult(
         metadata={
             "dagster/row_count": n_rows,
