@@ -80,7 +80,7 @@ def single_process(home: Path, timed: list[str]) -> tuple[dict, float]:
                     [asset], partition_key=key, instance=instance, resources=resources
                 ).success
             seconds = time.perf_counter() - started
-    return shard_tables(home / "deita.duckdb"), seconds
+    return shard_tables(home / "store"), seconds
 
 
 def run_seconds(cluster) -> float:
@@ -102,7 +102,7 @@ def fan_out(home: Path, workers: int, timed: list[str], warm: list[str]) -> tupl
         cluster.run_job("scale_raw_pool", register_inbox=True)
         cluster.run_job("scale_pool_embeddings", warm)
         wall = cluster.run_job("scale_pool_embeddings", timed)
-        return shard_tables(home / "deita.duckdb"), wall, run_seconds(cluster)
+        return shard_tables(home / "store"), wall, run_seconds(cluster)
 
 
 def main() -> None:
