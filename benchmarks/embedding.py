@@ -64,7 +64,6 @@ def main() -> None:
     from deita_assets.partitions import pool_shard
     from deita_assets.resources.embedder import EmbedderResource
     from deita_assets.resources.store import DuckDBStore
-    from deita_assets.sql import load_sql_for_dim
 
     shared = Path(os.environ.get("DEITA_SHARED_DATA", ROOT.parent / "shared" / "data"))
     records = json.loads((shared / "alpaca" / "alpaca_5000.json").read_text())[: args.rows]
@@ -73,7 +72,7 @@ def main() -> None:
     path = inbox / "alpaca__bench.json"
     path.write_text(json.dumps(records))
     key = shard_key(path.name, file_digest(path))
-    store = DuckDBStore(database=str(home / "deita.duckdb"))
+    store = DuckDBStore(root=str(home / "store"))
     embedder = EmbedderResource()
     with dg.instance_for_test() as instance:
         instance.add_dynamic_partitions(pool_shard.name, [key])
@@ -97,10 +96,7 @@ def main() -> None:
             return len(texts) / (time.perf_counter() - start)
 
         def asset() -> float:
-            with store.get_connection() as conn:
-                for (dim,) in conn.execute("SELECT DISTINCT dim FROM pool_embeddings").fetchall():
-                    conn.execute(load_sql_for_dim("vectors_delete_all", dim))
-                conn.execute("DELETE FROM pool_embeddings")
+            store.commit("pool_embeddings", [key, embedder.spec()], {})  # empty: every row re-embedded
             start = time.perf_counter()
             result = dg.materialize(
                 [pool_embeddings],

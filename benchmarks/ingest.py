@@ -30,7 +30,7 @@ def via_dagster(inbox: Path, database: Path) -> tuple[float, int]:
     new, _ = scan_inbox(inbox, {}, set(), settle_seconds=0, now=time.time())
     keys = [key for key, _ in new]
     instance.add_dynamic_partitions(pool_shard.name, keys)
-    store = DuckDBStore(database=str(database))
+    store = DuckDBStore(root=str(database))
     config = {"ops": {"raw_pool": {"config": {"inbox": str(inbox)}}}}
     started = time.perf_counter()
     ok = sum(
@@ -54,7 +54,7 @@ def main() -> None:
         started = time.perf_counter()
         execute_plan(plan_inbox([data]), inbox)
         copy_seconds = time.perf_counter() - started
-        store = DuckDBStore(database=str(Path(tmp) / "bench.duckdb"))
+        store = DuckDBStore(root=str(Path(tmp) / "store"))
         read_seconds = write_seconds = 0.0
         totals = {"rows_read": 0, "rows_kept": 0, "rows_quarantined": 0, "duplicates": 0}
         print(
@@ -86,7 +86,7 @@ def main() -> None:
             f"   write: {write_seconds:.2f} s"
         )
         print(f"total: {total:.2f} s   {totals['rows_read'] / total:,.0f} rows/s (rows read)   target < 60 s")
-        seconds, ok = via_dagster(inbox, Path(tmp) / "dagster.duckdb")
+        seconds, ok = via_dagster(inbox, Path(tmp) / "dagster_store")
         print(
             f"as raw_pool runs (dg.materialize, {ok} runs ok): {seconds:.2f} s"
             f"   {totals['rows_read'] / seconds:,.0f} rows/s   (+ inbox copy {copy_seconds:.2f} s)"

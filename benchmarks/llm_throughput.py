@@ -75,7 +75,7 @@ def main() -> None:
     ]
     ideal = args.requests / args.concurrency * args.latency
     with tempfile.TemporaryDirectory() as tmp, server_process(args.latency) as server:
-        store = DuckDBStore(database=str(Path(tmp) / "bench.duckdb"))
+        store = DuckDBStore(root=str(Path(tmp) / "store"))
         with store.get_connection():
             pass  # create the schema first: a one-off of the store, not of the LLM layer
         cold, cold_setup, cold_http, cold_usage = run_once(server, store, requests, args.concurrency)

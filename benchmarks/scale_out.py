@@ -67,7 +67,7 @@ def single_process(home: Path, timed: list[str]) -> tuple[dict, float]:
     from deita_assets.core.ingest import file_digest, shard_key
 
     keys = [shard_key(p.name, file_digest(p)) for p in sorted((home / "inbox").iterdir())]
-    store = DuckDBStore(database=str(home / "deita.duckdb"))
+    store = DuckDBStore(root=str(home / "store"))
     resources = {"store": store, "embedder": EmbedderResource()}
     EmbedderResource().load()  # as warm as a worker after its first step
     seconds = 0.0
@@ -80,7 +80,7 @@ def single_process(home: Path, timed: list[str]) -> tuple[dict, float]:
                     [asset], partition_key=key, instance=instance, resources=resources
                 ).success
             seconds = time.perf_counter() - started
-    return shard_tables(home / "deita.duckdb"), seconds
+    return shard_tables(home / "store"), seconds
 
 
 def run_seconds(cluster) -> float:
@@ -102,7 +102,7 @@ def fan_out(home: Path, workers: int, timed: list[str], warm: list[str]) -> tupl
         cluster.run_job("scale_raw_pool", register_inbox=True)
         cluster.run_job("scale_pool_embeddings", warm)
         wall = cluster.run_job("scale_pool_embeddings", timed)
-        return shard_tables(home / "deita.duckdb"), wall, run_seconds(cluster)
+        return shard_tables(home / "store"), wall, run_seconds(cluster)
 
 
 def main() -> None:

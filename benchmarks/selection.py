@@ -19,6 +19,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import shutil
 import subprocess
 import sys
 import time
@@ -96,13 +97,13 @@ def in_memory_case(name: str, n: int, dup_fraction: float, cluster_size: float, 
     return row
 
 
-def stream_child(database: str, out_prefix: str) -> None:
+def stream_child(root: str, out_prefix: str) -> None:
     """Subprocess body: the whole streaming selection, then print time and this process's peak RSS."""
     from deita_assets.resources.store import DuckDBStore
     from deita_assets.selection_io import stream_repr_filter
 
     start = time.perf_counter()
-    with DuckDBStore(database=database).get_connection() as conn:
+    with DuckDBStore(root=root).get_connection() as conn:
         walk = stream_repr_filter(conn, spec=MODEL_2M, dim=DIM, budget=BUDGET, tau=TAU, by_score=True)
     seconds = time.perf_counter() - start
     outcome = walk.outcome
@@ -128,12 +129,12 @@ def stream_child(database: str, out_prefix: str) -> None:
 def streamed_case(oracle_cap: float) -> dict:
     from deita_assets.resources.store import SCHEMA_VERSION
 
-    database = CACHE / f"pool_2m_{DIM}_v{SCHEMA_VERSION}.duckdb"  # rebuilt when the schema changes
+    database = CACHE / f"pool_2m_{DIM}_v{SCHEMA_VERSION}"  # a store folder, rebuilt when the schema changes
     if not database.exists():
-        print("building the 2M-row DuckDB pool (once, ~8 min) ...", flush=True)
+        print("building the 2M-row pool store (once, ~8 min) ...", flush=True)
         CACHE.mkdir(parents=True, exist_ok=True)
-        tmp = database.with_suffix(".tmp.duckdb")
-        tmp.unlink(missing_ok=True)
+        tmp = database.with_suffix(".tmp")
+        shutil.rmtree(tmp, ignore_errors=True)
         synthetic.build_duckdb_pool(
             str(tmp), 2_000_000, DIM, dup_fraction=0.2, cluster_size=10, seed=2, model=MODEL_2M
         )
@@ -154,12 +155,11 @@ def streamed_case(oracle_cap: float) -> dict:
 
 def _verify_stream(database: Path, prefix: str, oracle_cap: float) -> dict:
     """Oracle over the examined rows (walk positions -> rows re-read from DuckDB in walk order)."""
-    import duckdb
-
+    from deita_assets.resources.store import DuckDBStore
     from deita_assets.selection_io import fetch_window, walk_order
 
     examined = np.load(prefix + "_examined.npy")
-    with duckdb.connect(str(database), read_only=True) as conn:
+    with DuckDBStore(root=str(database)).get_connection() as conn:
         conn.execute("SET memory_limit = '512MB'")
         order, _ = walk_order(conn, MODEL_2M, DIM, by_score=True, seed=0)
         vectors, _ = fetch_window(conn, order[examined], DIM)

@@ -368,7 +368,7 @@ def main() -> None:
     os.environ["DEITA_HOME"] = str(home)
     from deita_assets.definitions import defs
 
-    store = DuckDBStore(database=str(home / "deita.duckdb"))
+    store = DuckDBStore(root=str(home / "store"))
     resources = {
         **defs.resources,
         "store": store,

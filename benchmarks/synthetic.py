@@ -65,13 +65,16 @@ def row_ids(start: int, size: int) -> list[str]:
 def build_duckdb_pool(
     path: str, n: int, d: int, *, dup_fraction: float, cluster_size: float, seed: int, model: str
 ) -> None:
-    """Write `pool_scores` and `pool_embeddings` (project schema) for n synthetic rows, 100K per shard."""
+    """Write `pool_scores` and `pool_embeddings` (project schema) for n synthetic rows into the store
+    folder `path`, 100K per shard (one commit per shard and table)."""
     import pyarrow as pa
+    import pyarrow.compute as pc
 
     from deita_assets.assets.embeddings import embedding_rows, write_embeddings
-    from deita_assets.resources.store import DuckDBStore, insert_rows
+    from deita_assets.resources.store import DuckDBStore
 
-    store = DuckDBStore(database=path)
+    store = DuckDBStore(root=path)
+    metas, vector_parts, score_parts = [], [], []
     evol = scores(n, seed)
     start = 0
     for rows in pool_chunks(n, d, dup_fraction=dup_fraction, cluster_size=cluster_size, seed=seed):
@@ -93,10 +96,14 @@ def build_duckdb_pool(
                 "scorer": pa.array(["synthetic"] * size),
             }
         )
-        with store.get_connection() as conn:
-            write_embeddings(conn, meta, vectors, d)
-            insert_rows(conn, "pool_scores", sc)
+        metas.append(meta)
+        vector_parts.append(vectors)
+        score_parts.append(sc)
         start += size
         print(f"  built {start:,}/{n:,} rows", flush=True)
-    with store.get_connection() as conn:
-        conn.execute("CHECKPOINT")
+    write_embeddings(store, pa.concat_tables(metas), pa.concat_tables(vector_parts))
+    all_scores = pa.concat_tables(score_parts)
+    for shard in sorted(set(all_scores.column("shard").to_pylist())):
+        store.replace_partition(
+            "pool_scores", [shard], all_scores.filter(pc.equal(all_scores["shard"], shard))
+        )

@@ -17,7 +17,7 @@ from deita_assets.core.embedding import embedding_text
 from deita_assets.core.selection import DEFAULT_TAU
 from deita_assets.core.tau_calibration import TauCalibration, calibrate_tau
 from deita_assets.resources.embedder import EmbedderResource
-from deita_assets.resources.store import DuckDBStore, insert_rows
+from deita_assets.resources.store import DuckDBStore
 from deita_assets.selection_io import embedding_dim, vectors_of
 from deita_assets.sql import load_sql_for_dim
 
@@ -49,8 +49,7 @@ def resolve_tau(store: DuckDBStore, embedder: EmbedderResource, configured: floa
         return ResolvedTau(stored["tau"][0].as_py(), "calibrated", TauCalibration(**stored.to_pylist()[0]))
     calibration = calibrate_spec(store, embedder, reference)
     row = {"spec": spec, "reference_spec": reference_spec, **calibration.as_dict()}
-    with store.transaction() as conn:
-        insert_rows(conn, "embedding_calibration", pa.Table.from_pylist([row]))
+    store.append("embedding_calibration", pa.Table.from_pylist([row]))  # the earliest one is read
     return ResolvedTau(calibration.tau, "calibrated", calibration)
 
 

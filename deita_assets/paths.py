@@ -25,8 +25,9 @@ def artifacts_dir(*parts: str) -> Path:
     return path
 
 
-def default_database_path() -> Path:
-    return data_home() / "deita.duckdb"
+def default_store_root() -> Path:
+    """The store folder: Parquet files per partition (deita_assets/resources/store.py)."""
+    return data_home() / "store"
 
 
 def sql_dir() -> Path:

@@ -83,7 +83,7 @@ def collect_summary(
         paths={
             "exports": str(artifacts_dir("selection")),
             "comparison plot": str(artifacts_dir("comparison") / "strategy_comparison.png"),
-            "DuckDB": str(store.database),
+            "store": str(store.path),
         },
     )
 

@@ -18,6 +18,7 @@ from pathlib import Path
 import yaml
 
 from deita_assets.paths import PACKAGE_DIR
+from deita_assets.resources.store import connect_readonly
 from deita_assets.sql import load_sql, load_sql_for_dim
 
 SCRIPTS = PACKAGE_DIR.parent / "scripts" / "scale_out"
@@ -36,7 +37,9 @@ def redis_available() -> bool:
 class LocalCluster:
     """Broker and `workers` one-thread workers for the data home `home`; stopped on exit."""
 
-    def __init__(self, home: Path, workers: int, port: int | None = None) -> None:
+    def __init__(
+        self, home: Path, workers: int, port: int | None = None, env: dict[str, str] | None = None
+    ) -> None:
         self.home, self.workers, self.port = Path(home).resolve(), workers, port or free_port()
         dagster_home = self.home / "dagster"
         self.env = {
@@ -47,6 +50,7 @@ class LocalCluster:
             "DAGSTER_HOME": str(dagster_home),
             "DAGSTER_STORAGE_DIR": str(dagster_home / "storage"),
             "DEITA_INBOX_SETTLE_SECONDS": "0",
+            **(env or {}),
         }
 
     def _script(self, name: str, *args: str) -> None:
@@ -103,11 +107,9 @@ class LocalCluster:
 SHARD_TABLES = ("pool", "quarantine", "pool_duplicates", "ingest_stats", "pool_embeddings")
 
 
-def shard_tables(database: Path, dim: int = 384) -> dict[str, list[tuple]]:
-    """Every row of the per-shard tables, read-only (call it after the runs: a writer locks readers out)."""
-    import duckdb
-
-    with duckdb.connect(str(database), read_only=True) as conn:
+def shard_tables(root: Path, dim: int = 384) -> dict[str, list[tuple]]:
+    """Every row of the per-shard tables, through the store's lock-free reader (safe during runs)."""
+    with connect_readonly(root) as conn:
         existing = {name for (name,) in conn.execute(load_sql("select_table_names")).fetchall()}
         rows = {
             name: conn.execute(load_sql(f"scale_compare_{name}")).fetchall()

@@ -1,6 +1,7 @@
 """Load SQL statements kept one per file in `sql/`; values always travel as parameters."""
 
 import operator
+import re
 from functools import cache
 
 from deita_assets.paths import sql_dir
@@ -46,3 +47,19 @@ def vector_width(dim: int) -> int:
     if not 0 < width <= MAX_VECTOR_DIM:
         raise ValueError(f"vector width must be in 1..{MAX_VECTOR_DIM}, got {width}")
     return width
+
+
+_IDENTIFIER = re.compile(r"[a-z][a-z0-9_]{0,62}")
+
+
+def identifier(name: str) -> str:
+    """A table or group name from code (lower-case letters, digits, `_`), or an error: the only other
+    thing ever formatted into SQL text or a store path."""
+    if not isinstance(name, str) or not _IDENTIFIER.fullmatch(name):
+        raise ValueError(f"not a table identifier: {name!r}")
+    return name
+
+
+def load_sql_for_table(name: str, table: str) -> str:
+    """Text of the template `sql/<name>.sql` with `{table}` (a checked identifier) filled in."""
+    return load_sql(name).replace("{table}", identifier(table))

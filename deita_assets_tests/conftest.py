@@ -17,7 +17,7 @@ offline_by_default()
 
 @pytest.fixture
 def deita_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    """A fresh DEITA_HOME (DuckDB file, inbox, artifacts) for one test."""
+    """A fresh DEITA_HOME (store folder, inbox, artifacts) for one test."""
     home = tmp_path / "deita_home"
     home.mkdir()
     monkeypatch.setenv("DEITA_HOME", str(home))
@@ -28,7 +28,7 @@ def deita_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 def store(deita_home: Path):
     from deita_assets.resources.store import DuckDBStore
 
-    return DuckDBStore(database=str(deita_home / "deita.duckdb"))
+    return DuckDBStore(root=str(deita_home / "store"))
 
 
 @pytest.fixture(scope="session")

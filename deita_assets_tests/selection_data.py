@@ -4,7 +4,8 @@ import numpy as np
 import pyarrow as pa
 
 from deita_assets.assets.embeddings import embedding_rows, write_embeddings
-from deita_assets.resources.store import DuckDBStore, insert_rows
+from deita_assets.resources.store import DuckDBStore
+from deita_assets_tests.store_rows import add_rows
 
 
 def write_selection_inputs(
@@ -20,25 +21,24 @@ def write_selection_inputs(
 ) -> None:
     """Embeddings, scores (complexity [evol, 1], quality [1, 10 - evol]) and held-out ids."""
     n = len(ids)
-    with store.get_connection() as conn:
-        meta, rows = embedding_rows(shards, ids, vectors, np.zeros(n, bool), model, spec)
-        write_embeddings(conn, meta, rows, vectors.shape[1])
-        scores = pa.table(
-            {
-                "shard": shards,
-                "row_id": ids,
-                "complexity": [[float(e), 1.0] for e in evol],
-                "quality": [[1.0, float(10 - e)] for e in evol],
-                "evol_score": np.asarray(evol, dtype=np.float64),
-                "status": ["ok"] * n,
-                "scorer": ["test"] * n,
-            }
-        )
-        insert_rows(conn, "pool_scores", scores)
-        if held_out:
-            holdout = {
-                "row_id": list(held_out),
-                "benchmark": ["test"] * len(held_out),
-                "prompt": ["p"] * len(held_out),
-            }
-            insert_rows(conn, "eval_holdout", pa.table(holdout))
+    meta, rows = embedding_rows(shards, ids, vectors, np.zeros(n, bool), model, spec)
+    write_embeddings(store, meta, rows)
+    scores = pa.table(
+        {
+            "shard": shards,
+            "row_id": ids,
+            "complexity": [[float(e), 1.0] for e in evol],
+            "quality": [[1.0, float(10 - e)] for e in evol],
+            "evol_score": np.asarray(evol, dtype=np.float64),
+            "status": ["ok"] * n,
+            "scorer": ["test"] * n,
+        }
+    )
+    add_rows(store, "pool_scores", scores)
+    if held_out:
+        holdout = {
+            "row_id": list(held_out),
+            "benchmark": ["test"] * len(held_out),
+            "prompt": ["p"] * len(held_out),
+        }
+        add_rows(store, "eval_holdout", pa.table(holdout))

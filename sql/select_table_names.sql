@@ -1,2 +1,2 @@
--- Names of the tables in the store (to compare only those a run created).
-SELECT table_name FROM duckdb_tables();
+-- Names of the tables in the store (views over the committed files), to compare those a run created.
+SELECT view_name AS table_name FROM duckdb_views() WHERE schema_name = 'main' AND NOT internal;

@@ -1,5 +1,5 @@
 -- Template (`{dim}` only, see vectors_create_table.sql). One window of the walk: vectors of the given
 -- physical rows (the window's rows are spread over the table, so this is one scan of the column).
-SELECT v.rowid AS embedding_rowid, v.row_id, v.embedding
+SELECT v.embedding_rowid, v.row_id, v.embedding
 FROM pool_vectors_{dim} AS v
-WHERE v.rowid IN (SELECT unnest(?::BIGINT[]));
+WHERE v.embedding_rowid IN (SELECT unnest(?::BIGINT[]));

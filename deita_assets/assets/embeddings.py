@@ -14,7 +14,8 @@ the count and the reasons — a selection never runs on a silently thinner pool.
 
 Storage: `pool_embeddings` holds one row per (shard, row, spec) with model, dim and truncation; the
 vectors go to `pool_vectors_<dim>` as fixed-width FLOAT[dim] (see sql/vectors_create_table.sql for
-why), both written in one transaction.
+why), both written as one commit per (shard, spec): a rewrite keeps the stored
+rows still in the shard, adds the new ones and replaces the partition's files.
 """
 
 import hashlib
@@ -22,16 +23,16 @@ import time
 from collections import Counter
 
 import dagster as dg
-import duckdb
 import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from deita_assets.automation import PER_SHARD
 from deita_assets.core.embedding import embedding_text
 from deita_assets.core.report import counts_table
 from deita_assets.partitions import pool_shard
 from deita_assets.resources.embedder import EmbedderResource
-from deita_assets.resources.store import DuckDBStore, insert_rows
+from deita_assets.resources.store import DuckDBStore
 from deita_assets.sql import load_sql, load_sql_for_dim, vectors_table
 
 EMBEDDING_CODE_VERSION = "2"  # 2: vectors in fixed-width pool_vectors_<dim>
@@ -62,11 +63,40 @@ def embedding_rows(
     return meta, vector_rows.append_column("embedding", vectors_to_arrow(vectors))
 
 
-def write_embeddings(conn: duckdb.DuckDBPyConnection, meta: pa.Table, vectors: pa.Table, dim: int) -> None:
-    """Insert both halves of a batch of embeddings (the width's table is created on first use)."""
-    conn.execute(load_sql_for_dim("vectors_create_table", dim))
-    insert_rows(conn, "pool_embeddings", meta)
-    insert_rows(conn, vectors_table(dim), vectors)
+def write_embeddings(store: DuckDBStore, meta: pa.Table, vectors: pa.Table) -> None:
+    """Replace the (shard, spec) partitions these rows belong to with exactly these rows."""
+    keys = sorted(set(zip(meta.column("shard").to_pylist(), meta.column("spec").to_pylist(), strict=True)))
+    for shard, spec in keys:
+        commit_partition(store, shard, spec, _rows_of(meta, shard, spec), _rows_of(vectors, shard, spec))
+
+
+def commit_partition(
+    store: DuckDBStore, shard: str, spec: str, meta: pa.Table, vectors: pa.Table | None
+) -> None:
+    """The whole (shard, spec) partition: metadata and FLOAT[d] vectors in one commit (both or neither)."""
+    tables = {"pool_embeddings": meta}
+    if vectors is not None and vectors.num_rows:
+        tables[vectors_table(vectors.schema.field("embedding").type.list_size)] = vectors
+    store.commit("pool_embeddings", [shard, spec], tables)
+
+
+def _rows_of(table: pa.Table, shard: str, spec: str) -> pa.Table:
+    return table.filter(pc.and_(pc.equal(table["shard"], shard), pc.equal(table["spec"], spec)))
+
+
+def _kept_rows(
+    store: DuckDBStore, shard: str, spec: str, keep: list[str]
+) -> tuple[pa.Table, pa.Table | None]:
+    """The stored metadata and vectors of the rows a rewrite of (shard, spec) keeps (one snapshot)."""
+    with store.get_connection() as conn:
+        meta = conn.sql(load_sql("select_embeddings_partition"), params=[shard, spec, keep]).to_arrow_table()
+        dims = set(meta.column("dim").to_pylist())
+        if len(dims) > 1:
+            raise ValueError(f"embedding spec {spec!r} is stored with several widths: {sorted(dims)}")
+        if not dims:
+            return meta, None
+        sql = load_sql_for_dim("vectors_select_partition", dims.pop())
+        return meta, conn.sql(sql, params=[shard, spec, keep]).to_arrow_table()
 
 
 def data_version(spec: str, row_ids: list[str]) -> str:
@@ -105,18 +135,20 @@ def pool_embeddings(
     ok = ~result.failed
     done = [row["row_id"] for row, good in zip(todo, ok, strict=True) if good]
     keep = [row_id for row_id in wanted if row_id in have]  # everything else of (shard, spec) goes
-    with store.transaction() as conn:
-        for dim, _n in conn.execute(load_sql("select_embedding_dims"), [spec]).fetchall():
-            conn.execute(load_sql_for_dim("vectors_delete_stale", dim), [shard, spec, keep]).fetchall()
-        stale = conn.execute(load_sql("delete_pool_embeddings_stale"), [shard, spec, keep]).fetchone()[0]
-        if done:
-            vectors = result.vectors[ok]
-            meta, rows = embedding_rows(
-                [shard] * len(done), done, vectors, result.truncated[ok], embedder.model_name, spec
-            )
-            write_embeddings(conn, meta, rows, vectors.shape[1])
-        summary = conn.execute(load_sql("select_shard_embedding_summary"), [shard, spec]).fetchone()
-    n_rows, n_truncated, dims, other_specs = summary
+    meta, vector_rows = _kept_rows(store, shard, spec, keep)
+    if done:
+        new_meta, new_vectors = embedding_rows(
+            [shard] * len(done), done, result.vectors[ok], result.truncated[ok], embedder.model_name, spec
+        )
+        meta = pa.concat_tables([meta, new_meta.cast(meta.schema)])
+        if vector_rows is not None:
+            new_vectors = pa.concat_tables([vector_rows, new_vectors.cast(vector_rows.schema)])
+        vector_rows = new_vectors
+    commit_partition(store, shard, spec, meta, vector_rows)
+    summary = store.fetch_arrow("select_shard_embedding_summary", [shard, spec]).to_pylist()[0]
+    stale = len(have) - len(keep)
+    n_rows, n_truncated, dims, other_specs = summary.values()
+    n_truncated = int(n_truncated)  # sum() arrives as a Decimal through Arrow
     metadata = {
         "dagster/row_count": n_rows,
         "embedded_now": len(done),

@@ -110,7 +110,7 @@ def eval_holdout(
             ]
         ),
     )
-    store.replace_partition("eval_holdout", "delete_eval_holdout", [], table)
+    store.replace_partition("eval_holdout", [], table)
     sources: dict[str, int] = {}
     for c in held:
         sources[c["source"]] = sources.get(c["source"], 0) + 1
@@ -350,11 +350,13 @@ def _write_partition(
     answers: pa.Table,
     judgments: list[dict[str, Any]],
 ) -> None:
-    store.replace_partition("evaluation", "delete_evaluation_partition", [name], pa.Table.from_pylist(rows))
-    store.replace_partition("eval_answers", "delete_eval_answers_partition", [name], answers)
-    store.replace_partition(
-        "eval_judgments", "delete_eval_judgments_partition", [name], pa.Table.from_pylist(judgments)
-    )
+    """The strategy's metrics, answers and judgments as one commit: all three land, or none."""
+    tables = {
+        "evaluation": pa.Table.from_pylist(rows),
+        "eval_answers": answers,
+        "eval_judgments": pa.Table.from_pylist(judgments),
+    }
+    store.commit("evaluation", [name], tables)
 
 
 def stored_answers(store: DuckDBStore, name: str) -> dict[str, list[str]]:

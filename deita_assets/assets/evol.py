@@ -54,7 +54,7 @@ def evol_seed(
         {"seed_id": i, **by_id[row_id], "sample_seed": config.sample_seed} for i, row_id in enumerate(chosen)
     ]
     table = pa.Table.from_pylist(rows, schema=_SEED_SCHEMA)
-    store.replace_partition("evol_seed", "delete_evol_seed", [], table)
+    store.replace_partition("evol_seed", [], table)
     if len(rows) < config.size:
         context.log.warning(f"only {len(rows)} eligible single-turn rows for {config.size} requested seeds")
     return dg.MaterializeResult(
@@ -169,7 +169,7 @@ def evolved_variants(
             context.log.info(f"{dim} round {round_}: {len(alive)} rewrites, {len(failed_at)} seeds stopped")
         usage = session.usage_metadata()
     table = pa.Table.from_pylist(rows, schema=_VARIANT_SCHEMA)
-    store.replace_partition("evolved_variants", "delete_evolved_variants_partition", [dim], table)
+    store.replace_partition("evolved_variants", [dim], table)
     return dg.MaterializeResult(metadata={**_variants_metadata(rows), **usage})
 
 

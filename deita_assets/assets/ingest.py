@@ -1,19 +1,19 @@
 """Stage 1: raw pool ingestion, one dynamic partition (shard) per inbox file.
 
-Duplicate rule (deterministic, safe under re-materialization and concurrency):
+Duplicate rule (deterministic whatever order shards are written in, safe under re-materialization and
+concurrency):
 
 - Within a shard the first occurrence (lowest position) is kept; later copies are duplicates.
-- Across shards a row id lives in exactly one shard: the shard that committed it first. `pool.row_id`
-  is the primary key, and a shard's write is one transaction that (1) deletes the shard's own rows in
-  pool, quarantine, pool_duplicates and ingest_stats, (2) records as `across_shards` duplicates the
-  incoming rows whose id another shard already holds, (3) inserts the rest. DuckDB lets one process
-  write the file at a time (the store waits for the lock), so two shards materialized concurrently
-  are serialized and whichever commits second sees the first one's rows: each common row is kept
-  once, never twice and never zero times. Re-materializing a shard only replaces its own rows: it
-  gets back exactly the rows no other shard holds, so its tables come out identical, and it never
-  changes another shard's rows (downstream partitions of other shards stay valid).
-- Consequence: which shard holds a row shared by two files depends on which was ingested first;
-  the set of distinct rows in the pool does not. A killed write rolls back as a whole.
+- Across shards a row id is held by the smallest shard key that has it. Each shard's write is one
+  commit of its own four tables (pool, pool_duplicates, quarantine, ingest_stats) holding only what
+  the shard alone determines: all its distinct rows, its within-shard duplicates, its quarantine.
+  The `pool`, `pool_duplicates` and `ingest_stats` views (sql/view_*.sql) then keep each row once, in
+  its holding shard, and list the other copies as `across_shards` duplicates. No writer reads another
+  shard's rows, so shards are written concurrently on any machine with no lock, and the tables come
+  out the same for any write order. Re-materializing a shard replaces only its own files.
+- Consequence: a shard ingested later with a smaller key takes over the rows it shares with an older
+  shard; the older shard's per-shard outputs (scores, embeddings, rewards) of those rows stop counting
+  (sql/view_owned_rows.sql) and the new shard computes its own. A killed write leaves the old commit.
 """
 
 from collections.abc import Mapping
@@ -29,8 +29,7 @@ from deita_assets.core.ingest import DEFAULT_MAX_ROW_BYTES, ShardResult, find_sh
 from deita_assets.core.report import counts_table, histogram_table, markdown_table
 from deita_assets.partitions import IN_ORDER_TAG, pool_shard
 from deita_assets.paths import inbox_dir
-from deita_assets.resources.store import DuckDBStore, insert_rows
-from deita_assets.sql import load_sql
+from deita_assets.resources.store import DuckDBStore
 
 _TURN = pa.struct([("role", pa.string()), ("content", pa.string())])
 POOL_COLUMNS = {
@@ -103,44 +102,39 @@ def _within_duplicates_table(shard: str, result: ShardResult) -> pa.Table:
 
 
 def write_shard(store: DuckDBStore, shard: str, result: ShardResult) -> dict[str, int]:
-    """Replace everything the shard wrote before, in one transaction; returns the final counts."""
-    pool_rows = _pool_table(shard, result)
-    with store.get_connection() as conn:
-        conn.execute("BEGIN TRANSACTION")
-        try:
-            for table in ("pool", "quarantine", "pool_duplicates", "ingest_stats"):
-                conn.execute(load_sql(f"delete_{table}_shard"), [shard])
-            conn.register("_incoming_pool", pool_rows)
-            try:
-                conn.execute(load_sql("insert_pool_duplicates_across"))
-                conn.execute(load_sql("insert_pool_new_rows"))
-            finally:
-                conn.unregister("_incoming_pool")
-            insert_rows(conn, "pool_duplicates", _within_duplicates_table(shard, result))
-            insert_rows(conn, "quarantine", _quarantine_table(shard, result))
-            ((across,),) = conn.execute(load_sql("select_across_shard_duplicates_count"), [shard]).fetchall()
-            counts = {
-                "rows_read": result.rows_read,
-                "rows_kept": len(result.kept) - across,
-                "rows_quarantined": len(result.quarantined),
-                "duplicates_within_shard": len(result.duplicates_within),
-                "duplicates_across_shards": across,
-                "empty_turns_dropped": result.empty_turns_dropped,
-            }
-            stats = {
-                "shard": shard,
-                "source": result.source,
-                "source_file": result.source_file,
-                "content_hash": result.content_hash,
-                "container": result.container,
-                **counts,
-            }
-            insert_rows(conn, "ingest_stats", pa.Table.from_pylist([stats]))
-            conn.execute("COMMIT")
-        except BaseException:
-            conn.execute("ROLLBACK")
-            raise
-    return counts
+    """Replace everything the shard wrote before, as one commit; returns the final counts.
+
+    The shard stores what it alone determines (all its distinct rows, its own duplicates and
+    quarantine, its counts); which rows it holds against other shards is read back from the views.
+    """
+    stats = {
+        "shard": shard,
+        "source": result.source,
+        "source_file": result.source_file,
+        "content_hash": result.content_hash,
+        "container": result.container,
+        "rows_read": result.rows_read,
+        "rows_unique": len(result.kept),
+        "rows_quarantined": len(result.quarantined),
+        "duplicates_within_shard": len(result.duplicates_within),
+        "empty_turns_dropped": result.empty_turns_dropped,
+    }
+    tables = {
+        "pool": _pool_table(shard, result),
+        "pool_duplicates": _within_duplicates_table(shard, result),
+        "quarantine": _quarantine_table(shard, result),
+        "ingest_stats": pa.Table.from_pylist([stats]),
+    }
+    store.commit("raw_pool", [shard], tables)
+    (held,) = store.fetch_arrow("select_shard_accounting", [shard]).to_pylist()
+    names = (
+        "rows_read",
+        "rows_kept",
+        "rows_quarantined",
+        "duplicates_within_shard",
+        "duplicates_across_shards",
+    )
+    return {**{name: int(held[name]) for name in names}, "empty_turns_dropped": result.empty_turns_dropped}
 
 
 def ingest_shard(

@@ -181,9 +181,7 @@ def mods_seed(
         }
         for order, i in enumerate(run.order.tolist())
     ]
-    store.replace_partition(
-        "mods_seed", "delete_mods_seed", [], pa.Table.from_pylist(picks, schema=SEED_SCHEMA)
-    )
+    store.replace_partition("mods_seed", [], pa.Table.from_pylist(picks, schema=SEED_SCHEMA))
     rewards = [r["reward"] for r in rows if r["reward"] is not None]
     context.log.info(f"MoDS seed: {len(picks)} of {len(high)} high-quality rows (alpha={alpha})")
     return dg.MaterializeResult(
@@ -229,7 +227,7 @@ def mods_seed_model(
     sft = config.sft_config(trainer.base_model)
     result = train_sft([r["turns"] for r in seed_rows], sft, artifacts_dir("mods_seed_model"))
     record = training_run_row(SEED_MODEL_RUN, sft, result)
-    store.replace_partition("mods_seed_model", "delete_mods_seed_model", [], record)
+    store.replace_partition("mods_seed_model", [], record)
     context.log.info(f"MoDS seed model: {result.steps} steps, final loss {result.final_loss}")
     return dg.MaterializeResult(metadata=training_metadata(result, {"seed": len(seed_rows)}))
 
@@ -366,12 +364,9 @@ def mods_necessity(
         augmented_ids,
         nearest,
     )
-    store.replace_partition(
-        "mods_necessity", "delete_mods_necessity", [], pa.Table.from_pylist(table, schema=NECESSITY_SCHEMA)
-    )
+    store.replace_partition("mods_necessity", [], pa.Table.from_pylist(table, schema=NECESSITY_SCHEMA))
     store.replace_partition(
         "mods_selection",
-        "delete_mods_selection",
         [],
         pa.Table.from_pylist(selection, schema=SELECTION_SCHEMA),
     )

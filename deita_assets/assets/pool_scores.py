@@ -294,7 +294,7 @@ def pool_scores(
         ],
         schema=_SCHEMA,
     )
-    store.replace_partition("pool_scores", "delete_pool_scores_partition", [shard], table)
+    store.replace_partition("pool_scores", [shard], table)
     status = Counter(r["status"] for r in out)
     reasons = Counter(r["failure_reason"] for r in out if r["failure_reason"])
     metadata = {

@@ -135,9 +135,7 @@ def ranked_scores(
         template = (to_repair[s] if outcome.status == evol.RANK_REPAIRED else requests[s]).template_version
         rows += _rows(dim, s, n, orders[s], outcome, template)
     rows.sort(key=lambda r: (r["seed_id"], r["round"]))
-    store.replace_partition(
-        "ranked_scores", "delete_ranked_scores_partition", [dim], pa.Table.from_pylist(rows, schema=_SCHEMA)
-    )
+    store.replace_partition("ranked_scores", [dim], pa.Table.from_pylist(rows, schema=_SCHEMA))
     return dg.MaterializeResult(metadata={**_metadata(rows, grouped, text), **usage})
 
 

@@ -80,7 +80,7 @@ def reward_scores(
             }
         )
     table = pa.Table.from_pylist(rows, schema=REWARD_SCHEMA)
-    store.replace_partition("reward_scores", "delete_reward_scores_partition", [shard], table)
+    store.replace_partition("reward_scores", [shard], table)
     ok = np.array([r["reward"] for r in rows if r["reward"] is not None], dtype=np.float64)
     failures = Counter(r["failure_reason"] for r in rows if r["failure_reason"])
     return dg.MaterializeResult(

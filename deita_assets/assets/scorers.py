@@ -309,7 +309,7 @@ def scorer_model(
     for row in rows:
         row.update(n_train=len(train), template_fingerprint=sc.template_fingerprint(scorers.template(dim)))
     table = pa.Table.from_pylist(rows, schema=_EVAL_SCHEMA)
-    store.replace_partition("scorer_eval", "delete_scorer_eval_partition", [dim], table)
+    store.replace_partition("scorer_eval", [dim], table)
     low = [e for e in evals if e["spearman"] is None or e["spearman"] < config.dev_spearman_floor]
     check = dg.AssetCheckResult(
         check_name=SPEARMAN_CHECK,

@@ -604,7 +604,7 @@ def selected_subset(
     run = WalkInputs(context, store, llm, pool, params)
     walk = compute_walk(run)
     table = selection_rows(strategy_key, walk)
-    store.replace_partition("selection", "delete_selection_strategy", [strategy_key], table)
+    store.replace_partition("selection", [strategy_key], table)
     # alpagasus replays its recorded ratings (the LLM replies are cached, asking again is the same text)
     again = compute_walk(run) if params.strategy.walk != "alpagasus" else _replay_alpagasus(walk, budget)
     n_kept = len(walk.kept_ids)

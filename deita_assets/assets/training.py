@@ -110,7 +110,6 @@ def finetuned_model(
     result = train_sft(conversations, sft, trainer.runs_dir(context.partition_key))
     store.replace_partition(
         "training_runs",
-        "delete_training_runs_partition",
         [context.partition_key],
         training_run_row(context.partition_key, sft, result),
     )

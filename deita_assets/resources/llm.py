@@ -35,11 +35,11 @@ from deita_assets.core.local_llm_server import LOCAL_BACKEND, local_llm_server
 from deita_assets.core.models import BUNDLED_LLM
 from deita_assets.core.report import markdown_table
 from deita_assets.resources.store import DuckDBStore
-from deita_assets.sql import load_sql
 
 
 class DuckDBResultCache:
-    """`llm_cache` as a ResultCache: batched lookups, upserts (a re-asked reply replaces a rejected one)."""
+    """`llm_cache` as a ResultCache: batched lookups; each batch appended as one file by any number of
+    concurrent runs, the latest reply per key winning (a re-asked reply replaces a rejected one)."""
 
     def __init__(self, store: DuckDBStore) -> None:
         self.store = store
@@ -85,12 +85,7 @@ class DuckDBResultCache:
                 for request, result in entries
             ]
         )
-        with self.store.get_connection() as conn:
-            conn.register("_incoming_llm_cache", rows)
-            try:
-                conn.execute(load_sql("insert_llm_cache"))
-            finally:
-                conn.unregister("_incoming_llm_cache")
+        self.store.append("llm_cache", rows)
 
 
 class DuckDBBatchLog:
@@ -106,10 +101,14 @@ class DuckDBBatchLog:
         return rows[0]["batch_id"] if rows else None
 
     def put(self, set_key: str, batch_id: str, input_file_id: str) -> None:
-        self.store.execute("insert_llm_batch", [set_key, batch_id, input_file_id, self.backend, self.model])
+        row = {"set_key": set_key, "batch_id": batch_id, "input_file_id": input_file_id}
+        row |= {"backend": self.backend, "model": self.model}  # submitted_at: the DDL's default
+        self.store.replace_partition("llm_batches", [set_key], pa.Table.from_pylist([row]))
 
     def delete(self, set_key: str) -> None:
-        self.store.execute("delete_llm_batch", [set_key])
+        self.store.replace_partition(
+            "llm_batches", [set_key], pa.table({"set_key": pa.array([], pa.string())})
+        )
 
 
 class LLMSession:
@@ -236,7 +235,7 @@ class LLMResource(dg.ConfigurableResource):
             return ChatClient(settings, cache, usage)
         export_dir = None
         if self.mode == "export":
-            export_dir = Path(self.batch_export_dir or Path(store.database).parent / "llm_batches")
+            export_dir = Path(self.batch_export_dir or store.path.parent / "llm_batches")
         batch = BatchSettings(self.batch_poll_interval, self.batch_deadline, export_dir=export_dir)
         log = DuckDBBatchLog(store, settings.backend, settings.model)
         return BatchClient(settings, batch, cache, log, usage)

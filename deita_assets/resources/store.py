@@ -1,54 +1,148 @@
-"""The DuckDB store: one file, short connections, schema from sql/, atomic partition replaces.
+"""The store: Parquet files per partition under one folder, read with DuckDB SQL through views.
 
-DuckDB lets one process hold a file open for writing, and Dagster runs each partition in its own
-process. Connections here are therefore short and opening one retries (with jitter) while another
-process holds the lock, so concurrent partition runs queue up instead of failing.
+Why files and not one DuckDB file: DuckDB lets one process hold a database file open for writing
+(readers included, unless every process is read-only), so many shard writers on many machines, or one
+notebook, made every other writer wait. Here a write never touches another partition's files and a
+reader holds no lock at all, so nothing waits: a folder on the laptop, a shared filesystem for many
+machines, no server, and only DuckDB's built-in parquet reader (no extension to download offline).
+
+Layout under `root` (default `$DEITA_HOME/store`):
+
+- `<table>/<partition>.<token>.parquet`: the rows one commit wrote to `table` for one partition.
+  Never modified once in place; `<partition>` is a slug plus a hash of the key, so a hostile key
+  cannot leave the folder or collide with another.
+- `_commits/<group>/<partition>.json`: the commit pointer of one partition of a write group, naming
+  the file of each table it wrote. A commit writes every data file first (temp name, then rename),
+  then replaces this pointer with `os.replace`: a write of several tables (ingest: pool, duplicates,
+  quarantine, stats) lands whole or not at all, and SIGKILL at any point leaves the old pointer or
+  the new one. Readers see only files named by pointers.
+- `_append/<table>/<token>.parquet`: append-only tables (the LLM cache), one new file per batch,
+  never read-modified-written; later files win at read time (see `sql/view_*`).
+
+Readers open an in-memory DuckDB with one view per table (`stored.<table>` over the committed files,
+typed by `sql/create_*.sql` so empty tables keep their columns) and the public views in `main`
+(`sql/view_*.sql`, default: the stored rows as they are). Superseded and orphaned files of a partition
+are deleted by that partition's next commit once older than `keep_superseded_seconds`, so a reader
+that listed them a moment before does not lose them mid-query.
 """
 
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import re
+import socket
+import time
+import uuid
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
+from functools import cache
+from pathlib import Path
 from typing import Any
 
+import dagster as dg
 import duckdb
 import pyarrow as pa
-from dagster_duckdb import DuckDBResource
 from pydantic import Field
 
-from deita_assets.core.retry import call_with_retry
-from deita_assets.paths import default_database_path, sql_dir
-from deita_assets.sql import load_sql, load_sql_for_dim, schema_statements
+from deita_assets.paths import default_store_root, sql_dir
+from deita_assets.sql import identifier, load_sql, load_sql_for_dim, load_sql_for_table, schema_statements
 
-SCHEMA_VERSION = 3  # 2: vectors moved to fixed-width pool_vectors_<dim> tables; 3: IFD in pool_scores
-_LOCK_MARKERS = ("Could not set lock", "Conflicting lock", "lock on file", "database is locked")
+SCHEMA_VERSION = 4  # 4: Parquet per partition (before: tables in one deita.duckdb file, versions 1-3)
+PAUSE_ENV = "DEITA_STORE_PAUSE_BEFORE_COMMIT"  # fault injection for the crash tests: seconds
+COMMITS, APPENDS, TEMP_PREFIX = "_commits", "_append", ".tmp-"
+_VECTORS = re.compile(r"pool_vectors_(\d+)")
+_CREATE = re.compile(r"CREATE TABLE IF NOT EXISTS (\w+)", re.IGNORECASE)
 
 
-def _is_lock_error(error: BaseException) -> bool:
-    return isinstance(error, duckdb.IOException | duckdb.ConnectionException) and any(
-        marker in str(error) for marker in _LOCK_MARKERS
+def partition_name(key: Sequence[Any]) -> str:
+    """A file-name-safe, collision-free name for a partition key (any strings, any length)."""
+    encoded = json.dumps(list(key), ensure_ascii=False, default=str)
+    slug = re.sub(r"[^A-Za-z0-9_-]", "_", "_".join(str(part) for part in key))[:48] or "all"
+    return f"{slug}-{hashlib.sha256(encoded.encode()).hexdigest()[:20]}"
+
+
+def _token() -> str:
+    """Unique and time-ordered: later appends sort after earlier ones."""
+    return f"{time.time_ns():020d}-{uuid.uuid4().hex[:12]}"
+
+
+def _temp_name(final: Path) -> Path:
+    """Beside the final file, named after the writing process (a crash test finds whom to kill)."""
+    return final.with_name(f"{TEMP_PREFIX}{socket.gethostname()}-{os.getpid()}-{final.name}")
+
+
+@cache
+def _ddl_by_table() -> dict[str, str]:
+    return {_CREATE.search(statement).group(1): statement for _name, statement in schema_statements()}
+
+
+def create_tables(conn: duckdb.DuckDBPyConnection, tables: Sequence[str]) -> None:
+    """Every sql/create_*.sql (in order: one may copy another's columns) plus the vector tables named."""
+    for _name, statement in schema_statements():
+        conn.execute(statement)
+    for table in tables:
+        vectors = _VECTORS.fullmatch(table)
+        if vectors:
+            conn.execute(load_sql_for_dim("vectors_create_table", int(vectors.group(1))))
+        elif table not in _ddl_by_table():
+            raise ValueError(f"no sql/create_*.sql defines a table {table!r}")
+
+
+def write_parquet(table: str, rows: pa.Table, final: Path) -> None:
+    """Rows checked against the table's DDL (types, NOT NULL, defaults), written to a temp file and
+    renamed into place: the final name only ever holds a complete file."""
+    conn = duckdb.connect()
+    try:
+        create_tables(conn, [table])
+        conn.register("_incoming_rows", rows)
+        columns = ", ".join(f'"{name}"' for name in rows.column_names)
+        conn.execute(f"INSERT INTO {table} ({columns}) SELECT {columns} FROM _incoming_rows")
+        temp = _temp_name(final)
+        final.parent.mkdir(parents=True, exist_ok=True)
+        conn.execute(f"COPY {table} TO '{_quoted(temp)}' (FORMAT parquet)")
+    finally:
+        conn.close()
+    os.replace(temp, final)
+
+
+def _quoted(path: Path) -> str:
+    return str(path).replace("'", "''")
+
+
+def _write_json(final: Path, content: Mapping[str, Any]) -> None:
+    final.parent.mkdir(parents=True, exist_ok=True)
+    temp = _temp_name(final)
+    temp.write_text(json.dumps(content, indent=1), encoding="utf-8")
+    pause = float(os.environ.get(PAUSE_ENV) or 0)
+    if pause:
+        time.sleep(pause)  # data files in place, pointer not yet replaced: the crash tests kill here
+    os.replace(temp, final)
+
+
+class DuckDBStore(dg.ConfigurableResource):
+    """Every table the graph writes: Parquet files per partition, read through DuckDB views."""
+
+    root: str = Field(
+        default_factory=lambda: str(default_store_root()),
+        description="Store folder (default $DEITA_HOME/store); a shared filesystem path for many machines.",
+    )
+    keep_superseded_seconds: float = Field(
+        default=3600.0,
+        description="Replaced files stay this long (readers that listed them keep working), then go.",
     )
 
-
-class DuckDBStore(DuckDBResource):
-    """DuckDB file under the data home; every table the graph writes lives here."""
-
-    database: str = Field(
-        default_factory=lambda: str(default_database_path()),
-        description="Path of the DuckDB file (default: $DEITA_HOME/deita.duckdb).",
-    )
-    lock_wait_seconds: float = Field(
-        default=600.0, description="How long to wait for another process's write lock before failing."
-    )
+    @property
+    def path(self) -> Path:
+        return _checked_root(Path(self.root))
 
     @contextmanager
     def get_connection(self) -> Iterator[duckdb.DuckDBPyConnection]:
-        """A short-lived read-write connection, waiting out other processes' locks."""
-        conn = call_with_retry(
-            lambda: duckdb.connect(self.database, read_only=False, config=dict(self.connection_config)),
-            retry_if=_is_lock_error,
-            max_seconds=self.lock_wait_seconds,
-        )
+        """An in-memory DuckDB with a view per table over the committed files: takes no lock, so it
+        never waits for a writer and no writer waits for it. Writes go through `commit`."""
+        conn = open_reader(self.path)
         try:
-            _ensure_schema(conn, self.database)
             yield conn
         finally:
             conn.close()
@@ -58,87 +152,151 @@ class DuckDBStore(DuckDBResource):
         with self.get_connection() as conn:
             return conn.sql(load_sql(sql_name), params=params or None).to_arrow_table()
 
-    def execute(self, sql_name: str, params: Sequence[Any] | Mapping[str, Any] = ()) -> None:
-        with self.get_connection() as conn:
-            conn.execute(load_sql(sql_name), params)
-
-    def replace_partition(
-        self, table: str, delete_sql: str, delete_params: Sequence[Any], rows: pa.Table
-    ) -> int:
-        """Delete a partition's rows and insert the new ones in one transaction; returns rows inserted.
-
-        A killed process leaves the previous state (DuckDB rolls back the open transaction), and a
-        rerun never duplicates. `table` is a fixed identifier from code, never user input.
-        """
-        with self.transaction() as conn:
-            conn.execute(load_sql(delete_sql), delete_params)
-            insert_rows(conn, table, rows)
+    def replace_partition(self, table: str, key: Sequence[Any], rows: pa.Table) -> int:
+        """Replace one partition of one table (`key`: the partition's values); returns rows written."""
+        self.commit(table, key, {table: rows})
         return rows.num_rows
 
-    @contextmanager
-    def transaction(self) -> Iterator[duckdb.DuckDBPyConnection]:
-        """A connection inside one transaction (see `in_transaction`)."""
-        with self.get_connection() as conn, in_transaction(conn):
-            yield conn
+    def commit(self, group: str, key: Sequence[Any], tables: Mapping[str, pa.Table]) -> None:
+        """Replace partition `key` of write group `group` with these tables' rows, all or nothing.
+
+        A group owns its tables (one group per table, checked by readers); a table left out of
+        `tables` is emptied for this partition, so the group's commit is always its whole output.
+        Idempotent: a rerun replaces, never duplicates. `group` and table names come from code.
+        """
+        root, name = self.path, partition_name(key)
+        pointer = root / COMMITS / identifier(group) / f"{name}.json"
+        files: dict[str, str | None] = {}
+        for table, rows in sorted(tables.items()):
+            identifier(table)
+            if rows.num_rows == 0:
+                files[table] = None
+                continue
+            relative = f"{table}/{name}.{_token()}.parquet"
+            write_parquet(table, rows, root / relative)
+            files[table] = relative
+        previous = _read_pointer(pointer)
+        _write_json(pointer, {"group": group, "key": [str(k) for k in key], "tables": files})
+        self._collect(root, name, set(previous) | set(files), {f for f in files.values() if f})
+
+    def append(self, table: str, rows: pa.Table) -> None:
+        """Add rows to an append-only table as one new file (no read-modify-write, no lock)."""
+        if rows.num_rows:
+            write_parquet(table, rows, self.path / APPENDS / identifier(table) / f"{_token()}.parquet")
+
+    def _collect(self, root: Path, name: str, tables: set[str], keep: set[str]) -> None:
+        """Delete this partition's files no pointer names (superseded, or left by a killed write)
+        once they are older than the grace period."""
+        cutoff = time.time() - self.keep_superseded_seconds
+        for table in tables:
+            folder = root / table
+            if not folder.is_dir():
+                continue
+            for path in folder.iterdir():
+                ours = path.name.startswith(f"{name}.") or (
+                    path.name.startswith(TEMP_PREFIX) and f"-{name}." in path.name
+                )
+                if ours and f"{table}/{path.name}" not in keep and _mtime(path) < cutoff:
+                    path.unlink(missing_ok=True)
 
 
-@contextmanager
-def in_transaction(conn: duckdb.DuckDBPyConnection) -> Iterator[None]:
-    """Committed on success, rolled back on any error, so writes spanning several tables land
-    together or not at all."""
-    conn.execute("BEGIN TRANSACTION")
+def _mtime(path: Path) -> float:
     try:
-        yield
-        conn.execute("COMMIT")
-    except BaseException:
-        conn.execute("ROLLBACK")
-        raise
+        return path.stat().st_mtime
+    except FileNotFoundError:
+        return float("inf")
 
 
-def insert_rows(conn: duckdb.DuckDBPyConnection, table: str, rows: pa.Table) -> None:
-    """Insert an Arrow table by column name (columns not given take their defaults)."""
-    if rows.num_rows == 0:
-        return
-    conn.register("_incoming_rows", rows)
+def _read_pointer(pointer: Path) -> dict[str, str | None]:
     try:
-        columns = ", ".join(f'"{name}"' for name in rows.column_names)
-        conn.execute(f"INSERT INTO {table} ({columns}) SELECT {columns} FROM _incoming_rows")
-    finally:
-        conn.unregister("_incoming_rows")
+        return json.loads(pointer.read_text(encoding="utf-8"))["tables"]
+    except FileNotFoundError:
+        return {}
 
 
-_schema_ready: set[str] = set()
+def _checked_root(root: Path) -> Path:
+    """The store folder, created; a version-3 store (`deita.duckdb` beside it) is refused, not mixed in."""
+    root = root.expanduser().resolve()
+    old = root.parent / "deita.duckdb"
+    if old.exists():
+        raise RuntimeError(
+            f"{old} is a store of schema version <= 3 (one DuckDB file); this version ({SCHEMA_VERSION}) "
+            f"keeps tables as Parquet under {root} and does not read it. Move it aside "
+            f"(mv {old} {old}.v3) and re-materialize the assets; nothing is migrated."
+        )
+    root.mkdir(parents=True, exist_ok=True)
+    return root
 
 
-def _ensure_schema(conn: duckdb.DuckDBPyConnection, database: str) -> None:
-    """Create every table once per process and database file; statements are idempotent."""
-    if database in _schema_ready:
-        return
-    for _name, statement in schema_statements():
-        conn.execute(statement)
-    _move_list_embeddings(conn)
-    _add_ifd_columns(conn)
-    conn.execute(
-        "INSERT INTO schema_version (version) SELECT ? WHERE NOT EXISTS "
-        "(SELECT 1 FROM schema_version WHERE version = ?)",
-        [SCHEMA_VERSION, SCHEMA_VERSION],
+def committed_files(root: Path) -> dict[str, list[str]]:
+    """Every committed data file by table, in a fixed order (pointers, then appends oldest first)."""
+    files: dict[str, list[str]] = {}
+    owner: dict[str, str] = {}
+    for pointer in sorted((root / COMMITS).glob("*/*.json")):
+        if pointer.name.startswith(TEMP_PREFIX):
+            continue  # a commit still being written (or killed midway): not committed
+        group = pointer.parent.name
+        for table, relative in _read_pointer(pointer).items():
+            if owner.setdefault(table, group) != group:
+                raise RuntimeError(f"table {table!r} written by two commit groups: {owner[table]}, {group}")
+            files.setdefault(table, [])
+            if relative:
+                files[table].append(str(root / relative))
+    for folder in sorted((root / APPENDS).glob("*")):
+        files.setdefault(folder.name, []).extend(
+            str(path) for path in sorted(folder.glob("*.parquet")) if not path.name.startswith(TEMP_PREFIX)
+        )
+    return files
+
+
+def open_reader(root: Path) -> duckdb.DuckDBPyConnection:
+    """An in-memory connection over the committed files (a snapshot: reconnect to see later writes)."""
+    files = committed_files(root)
+    tables = sorted(set(_ddl_by_table()) | set(files))
+    conn = duckdb.connect()
+    conn.execute("CREATE SCHEMA _ddl; CREATE SCHEMA stored")
+    conn.execute("USE memory._ddl")
+    create_tables(conn, tables)
+    conn.execute("USE memory.main")
+    for table in tables:
+        conn.execute(f"CREATE VIEW stored.{table} AS {_stored_select(table, files.get(table, []))}")
+    custom = {path.stem.split("_", 2)[2]: path.stem for path in sorted(sql_dir().glob("view_[0-9]*.sql"))}
+    for table in [t for t in custom if t in tables] + [t for t in tables if t not in custom]:
+        conn.execute(f"CREATE VIEW main.{table} AS {_public_select(table, custom.get(table))}")
+    return conn
+
+
+def _stored_select(table: str, paths: list[str]) -> str:
+    typed = f"SELECT * FROM _ddl.{table}"
+    if not paths:
+        return (
+            typed
+            if not _VECTORS.fullmatch(table)
+            else f"SELECT *, NULL::BIGINT AS embedding_rowid FROM _ddl.{table}"
+        )
+    listed = ", ".join(f"'{_quoted(Path(p))}'" for p in paths)
+    extra = (
+        ", (file_index::BIGINT << 32) + file_row_number AS embedding_rowid"
+        if _VECTORS.fullmatch(table)
+        else ""
     )
-    _schema_ready.add(database)
+    return f"{typed} UNION ALL BY NAME SELECT *{extra} FROM read_parquet([{listed}], union_by_name = true)"
 
 
-def _add_ifd_columns(conn: duckdb.DuckDBPyConnection) -> None:
-    """Schema 2 -> 3: pool_scores gains the IFD columns (NULL = not computed) in a store built before."""
-    for path in sorted(sql_dir().glob("migrate_003_*.sql")):
-        conn.execute(load_sql(path.stem))
+def _public_select(table: str, view: str | None) -> str:
+    if view:
+        return load_sql(view)
+    if table in OWNED_BY_POOL_SHARD or _VECTORS.fullmatch(table):
+        return load_sql_for_table("view_owned_rows", table)
+    return f"SELECT * FROM stored.{table}"
 
 
-def _move_list_embeddings(conn: duckdb.DuckDBPyConnection) -> None:
-    """Schema 1 -> 2: move FLOAT[] vectors out of pool_embeddings into pool_vectors_<dim>, in one
-    transaction, so a store built before keeps its embeddings (none dropped, none re-embedded)."""
-    if conn.execute(load_sql("select_list_embedding_column")).fetchone()[0] == 0:
-        return
-    with in_transaction(conn):
-        for (dim,) in conn.execute(load_sql("select_embedding_widths")).fetchall():
-            conn.execute(load_sql_for_dim("vectors_create_table", dim))
-            conn.execute(load_sql_for_dim("vectors_copy_from_list_column", dim), [dim])
-        conn.execute(load_sql("drop_list_embedding_column"))
+# Per-shard tables keyed by (shard, row_id): only rows of the shard that holds the row in `pool` count
+# (a row first ingested by a later shard key moves to the smaller one; see assets/ingest.py).
+OWNED_BY_POOL_SHARD = ("pool_embeddings", "pool_scores", "reward_scores")
+
+
+def connect_readonly(root: str | os.PathLike[str] | None = None) -> duckdb.DuckDBPyConnection:
+    """For notebooks: a DuckDB connection with every table as a view, never blocking a pipeline write
+    and never failing because of one. A snapshot of the commits at call time; reconnect for newer."""
+    return open_reader(_checked_root(Path(root) if root else default_store_root()))

@@ -5,6 +5,7 @@ from pathlib import Path
 
 import dagster as dg
 import numpy as np
+import pyarrow as pa
 import pytest
 
 from deita_assets.assets.embeddings import embedding_rows, pool_embeddings, write_embeddings
@@ -78,11 +79,16 @@ def test_embeds_once_and_only_a_spec_change_re_embeds(alpaca_records, deita_home
     assert again["embedded_now"] == 0 and again["reused_same_spec"] == 24
     assert stored(store, key) == rows and version_again == version
 
-    with store.transaction() as conn:  # a row of this spec that is no longer in the shard
-        meta_rows, vector_rows = embedding_rows(
-            [key], ["gone"], vectors[:1], np.zeros(1, bool), "m", rows[0][1]
-        )
-        write_embeddings(conn, meta_rows, vector_rows, 384)
+    # a row of this spec that is no longer in the shard, committed with the partition's other rows
+    with store.get_connection() as conn:
+        kept_meta = conn.sql("SELECT * EXCLUDE (embedded_at) FROM pool_embeddings").to_arrow_table()
+        kept_vectors = conn.sql("SELECT * EXCLUDE (embedding_rowid) FROM pool_vectors_384").to_arrow_table()
+    meta_rows, vector_rows = embedding_rows([key], ["gone"], vectors[:1], np.zeros(1, bool), "m", rows[0][1])
+    write_embeddings(
+        store,
+        pa.concat_tables([kept_meta, meta_rows.cast(kept_meta.schema)]),
+        pa.concat_tables([kept_vectors, vector_rows.cast(kept_vectors.schema)]),
+    )
     pruned, _ = embed(instance, store, key)
     assert pruned["embedded_now"] == 0 and pruned["dropped_rows_no_longer_in_shard"] == 1
     with store.get_connection() as conn:

@@ -3,6 +3,7 @@
 import json
 import os
 import re
+import shutil
 import signal
 import subprocess
 import sys
@@ -20,6 +21,7 @@ from deita_assets.partitions import pool_shard
 from deita_assets.quickstart import register_inbox_shards
 from deita_assets.resources.store import DuckDBStore
 from deita_assets.sensors import inbox_sensor
+from deita_assets_tests.store_rows import pending_commit_pid
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 SNAPSHOT_SQL = {
@@ -128,21 +130,15 @@ def test_unreadable_shard_fails_with_the_file_name(deita_home: Path, store: Duck
 
 
 WORKER = r"""
-import json, sys, time
+import json, os, sys, time
 from pathlib import Path
 import dagster as dg
 from deita_assets.assets import ingest as stage
-from deita_assets.resources.store import DuckDBStore
+from deita_assets.resources.store import PAUSE_ENV, DuckDBStore
 
-db, inbox, key, signal_file, mode = sys.argv[1:6]
-if mode == "hang":  # stop inside the write transaction, after pool rows are inserted, until killed
-    real_insert = stage.insert_rows
-    def insert_then_hang(conn, table, rows):
-        real_insert(conn, table, rows)
-        if table == "quarantine":
-            Path(signal_file).write_text("inside the transaction")
-            time.sleep(300)
-    stage.insert_rows = insert_then_hang
+root, inbox, key, signal_file, mode = sys.argv[1:6]
+if mode == "hang":  # stop between the data files and the commit pointer until killed
+    os.environ[PAUSE_ENV] = "300"
 else:  # wait at a barrier so both workers start materializing together
     Path(signal_file + "." + key).write_text("ready")
     while not Path(signal_file).exists():
@@ -151,7 +147,7 @@ instance = dg.DagsterInstance.ephemeral()
 instance.add_dynamic_partitions("pool_shard", [key])
 start = time.time()
 result = dg.materialize([stage.raw_pool], partition_key=key, instance=instance,
-    resources={"store": DuckDBStore(database=db)},
+    resources={"store": DuckDBStore(root=root)},
     run_config={"ops": {"raw_pool": {"config": {"inbox": inbox}}}})
 print(json.dumps({"ok": result.success, "start": start, "end": time.time()}))
 """
@@ -159,7 +155,7 @@ print(json.dumps({"ok": result.success, "start": start, "end": time.time()}))
 
 def spawn(store: DuckDBStore, inbox: Path, key: str, signal_file: Path, mode: str) -> subprocess.Popen:
     env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(REPO_ROOT), os.environ.get("PYTHONPATH", "")])}
-    args = [sys.executable, "-c", WORKER, store.database, str(inbox), key, str(signal_file), mode]
+    args = [sys.executable, "-c", WORKER, store.root, str(inbox), key, str(signal_file), mode]
     return subprocess.Popen(args, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
 
 
@@ -198,20 +194,15 @@ def test_sigkill_during_a_shard_write_then_rerun(
     key = put(inbox, "k__a.jsonl", "".join(json.dumps(r) + "\n" for r in [*alpaca_rows(0, 2000), "prompt"]))
     assert materialize(instance, store, key).success
     good = snapshot(store)
-    marker = tmp_path / "inside"
-    worker = spawn(store, inbox, key, marker, "hang")
-    deadline = time.time() + 120
-    while not marker.exists():
-        assert worker.poll() is None, worker.communicate()[1][-3000:]
-        assert time.time() < deadline, "worker never reached the write"
-        time.sleep(0.05)
+    worker = spawn(store, inbox, key, tmp_path / "unused", "hang")
+    assert pending_commit_pid(store.path, worker) == worker.pid
     worker.send_signal(signal.SIGKILL)
     worker.communicate(timeout=30)
     assert worker.returncode == -signal.SIGKILL
-    assert snapshot(store) == good  # the half-done rewrite rolled back as a whole
-    with store.get_connection() as conn:  # and the same shard from scratch after a kill
-        for table in ("pool", "quarantine", "pool_duplicates", "ingest_stats"):
-            conn.execute(f"DELETE FROM {table}")
+    assert snapshot(store) == good  # the killed rewrite's files are in place, but never committed
+    assert materialize(instance, store, key).success  # the rerun replaces the old commit
+    assert snapshot(store) == good
+    shutil.rmtree(store.path)  # and the same shard from scratch after a kill
     assert materialize(instance, store, key).success
     assert snapshot(store) == good
 

@@ -28,8 +28,9 @@ from deita_assets.resources.embedder import EmbedderResource
 from deita_assets.resources.llm import LLMResource
 from deita_assets.resources.reward import RewardResource
 from deita_assets.resources.scorers import ScorersResource
-from deita_assets.resources.store import DuckDBStore, insert_rows
+from deita_assets.resources.store import DuckDBStore
 from deita_assets.resources.trainer import TrainerResource
+from deita_assets_tests.store_rows import add_rows
 from deita_assets_tests.tiny_models import build_tiny_causal_lm, build_tiny_reward_model
 
 SHARDS = ["s1", "s2"]
@@ -53,8 +54,7 @@ def load_pool(store: DuckDBStore, alpaca_records: list[dict], n: int = 40) -> No
                 "n_chars": sum(len(t["content"]) for t in turns),
             }
         )
-    with store.get_connection() as conn:
-        insert_rows(conn, "pool", pa.Table.from_pylist(rows))
+    add_rows(store, "pool", pa.Table.from_pylist(rows))
 
 
 def checks_passed(result: dg.ExecuteInProcessResult) -> dict[str, bool]:

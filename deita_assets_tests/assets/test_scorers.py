@@ -17,8 +17,9 @@ from deita_assets.assets.scorers import scorer_model
 from deita_assets.resources.embedder import EmbedderResource
 from deita_assets.resources.llm import LLMResource
 from deita_assets.resources.scorers import ScorersResource
-from deita_assets.resources.store import DuckDBStore, insert_rows
+from deita_assets.resources.store import DuckDBStore
 from deita_assets_tests.core.scorer_fixtures import byte_bpe_tokenizer, tiny_llama
+from deita_assets_tests.store_rows import add_rows
 
 TOPICS = ["sorting", "poems", "taxes", "cells", "rivers", "engines", "chess", "bread", "stars", "music"]
 
@@ -92,10 +93,9 @@ def _pool_rows(shard: str) -> list[dict]:
 
 def _seed_store(store: DuckDBStore, shard: str) -> None:
     variants, scores = _variant_rows()
-    with store.get_connection() as conn:
-        insert_rows(conn, "evolved_variants", pa.Table.from_pylist(variants))
-        insert_rows(conn, "ranked_scores", pa.Table.from_pylist(scores))
-        insert_rows(conn, "pool", pa.Table.from_pylist(_pool_rows(shard)))
+    add_rows(store, "evolved_variants", pa.Table.from_pylist(variants))
+    add_rows(store, "ranked_scores", pa.Table.from_pylist(scores))
+    add_rows(store, "pool", pa.Table.from_pylist(_pool_rows(shard)))
 
 
 def _resources(store: DuckDBStore, **scorer_config) -> dict:

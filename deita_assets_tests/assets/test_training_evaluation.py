@@ -17,9 +17,9 @@ from deita_assets.assets.evaluation import (
 from deita_assets.assets.training import finetuned_model
 from deita_assets.core.judge import CANDIDATE_FIRST, CANDIDATE_SECOND, SINGLE
 from deita_assets.resources.llm import LLMResource
-from deita_assets.resources.store import insert_rows
 from deita_assets.resources.trainer import TrainerResource
 from deita_assets_tests.llm_test_server import LLMTestServer
+from deita_assets_tests.store_rows import add_rows
 
 pytestmark = pytest.mark.slow
 
@@ -89,9 +89,8 @@ def seeded_store(store, tmp_path: Path):
             for k, rid in enumerate(rows)
         ]
     )
-    with store.get_connection() as conn:
-        insert_rows(conn, "pool", pool)
-        insert_rows(conn, "selection", selection)
+    add_rows(store, "pool", pool)
+    add_rows(store, "selection", selection)
     bench = tmp_path / "mt_bench"
     (bench / "reference_answer").mkdir(parents=True)
     (bench / "question.jsonl").write_text("\n".join(json.dumps(q) for q in MT_BENCH_QUESTIONS))

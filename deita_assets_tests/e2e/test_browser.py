@@ -51,7 +51,7 @@ def _materialize_small_graph(home: Path, tiny_model: Path) -> None:
     shutil.copyfile(samples_dir() / "gsm8k_alpaca_format" / "gsm_8k_train.json", path)
     shard = shard_key(SHARD_FILE, file_digest(path))
     resources = {
-        "store": DuckDBStore(database=str(home / "deita.duckdb")),
+        "store": DuckDBStore(root=str(home / "store")),
         "embedder": EmbedderResource(),
         "llm": LLMResource(),
         "trainer": TrainerResource(base_model=str(tiny_model)),

@@ -9,7 +9,8 @@ import pytest
 from deita_assets.core.scorer import QUALITY_TEMPLATE, template_fingerprint
 from deita_assets.resources.reward import RewardResource
 from deita_assets.resources.scorers import ScorersResource
-from deita_assets.resources.store import DuckDBStore, insert_rows
+from deita_assets.resources.store import DuckDBStore
+from deita_assets_tests.store_rows import add_rows
 from deita_assets_tests.tiny_models import build_tiny_causal_lm
 
 PAIRS = [("Name a color.", "Blue."), ("Explain why the sky is blue.", "Rayleigh scattering of sunlight.")]
@@ -23,8 +24,7 @@ def add_scorer(store: DuckDBStore, path: str, kind: str, fingerprint: str) -> No
         "model_hash": f"hash-{kind}",
         "template_fingerprint": fingerprint,
     }
-    with store.get_connection() as conn:
-        insert_rows(conn, "scorer_eval", pa.Table.from_pylist([row]))
+    add_rows(store, "scorer_eval", pa.Table.from_pylist([row]))
 
 
 @pytest.mark.slow

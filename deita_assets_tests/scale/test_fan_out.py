@@ -1,9 +1,9 @@
-"""Fan-out on real celery workers: same tables as one process, and a SIGKILL mid-write is harmless."""
+"""Fan-out on real celery workers writing the shared Parquet store with no lock: same tables as one
+process, and a worker SIGKILLed between its data files and its commit leaves correct tables."""
 
 import json
 import os
 import signal
-import time
 from pathlib import Path
 
 import dagster as dg
@@ -15,9 +15,10 @@ from deita_assets.core.ingest import file_digest, shard_key
 from deita_assets.partitions import pool_shard
 from deita_assets.paths import samples_dir
 from deita_assets.resources.embedder import EmbedderResource
-from deita_assets.resources.store import DuckDBStore
+from deita_assets.resources.store import PAUSE_ENV, DuckDBStore
 from deita_assets.scale import mapping_key
 from deita_assets.scale_local import LocalCluster, redis_available, shard_tables
+from deita_assets_tests.store_rows import pending_commit_pid
 
 pytestmark = [
     pytest.mark.slow,
@@ -48,7 +49,7 @@ def single_process_tables(home: Path, monkeypatch: pytest.MonkeyPatch) -> dict[s
 
     monkeypatch.setenv("DEITA_HOME", str(home))
     keys = write_inbox(home, 3)
-    store, threads = DuckDBStore(database=str(home / "deita.duckdb")), torch.get_num_threads()
+    store, threads = DuckDBStore(root=str(home / "store")), torch.get_num_threads()
     torch.set_num_threads(1)  # as in the workers, so the float reductions run in the same order
     try:
         with dg.instance_for_test() as instance:
@@ -61,31 +62,18 @@ def single_process_tables(home: Path, monkeypatch: pytest.MonkeyPatch) -> dict[s
                     ).success
     finally:
         torch.set_num_threads(threads)
-    return shard_tables(home / "deita.duckdb")
-
-
-def _holds_wal(pid: int, database: Path) -> bool:
-    """Whether the process has the store's write-ahead log open: DuckDB opens it when a transaction
-    with changes commits (it buffers them in memory until then), and closes it with the connection."""
-    wal = f"{database}.wal"
-    try:
-        return any(os.readlink(f"/proc/{pid}/fd/{fd}") == wal for fd in os.listdir(f"/proc/{pid}/fd"))
-    except (FileNotFoundError, ProcessLookupError):
-        return False
+    return shard_tables(home / "store")
 
 
 def kill_worker_mid_write(cluster: LocalCluster, shard: str) -> int:
-    """Start the shard's embedding run and SIGKILL whichever worker opens the store's WAL."""
-    database = cluster.home / "deita.duckdb"
+    """Start the shard's embedding run and SIGKILL the worker caught between writing its data files
+    and replacing the commit pointer (the workers pause there: DEITA_STORE_PAUSE_BEFORE_COMMIT)."""
     coordinator = cluster.start_job("scale_pool_embeddings", [shard])
     try:
-        deadline = time.monotonic() + 600
-        while time.monotonic() < deadline and coordinator.poll() is None:
-            for pid in cluster.worker_pids():
-                if _holds_wal(pid, database):
-                    os.kill(pid, signal.SIGKILL)
-                    return pid
-        pytest.fail("no worker was caught inside a write before the run ended")
+        pid = pending_commit_pid(cluster.home / "store", coordinator, timeout=600)
+        assert pid in cluster.worker_pids()
+        os.kill(pid, signal.SIGKILL)
+        return pid
     finally:
         coordinator.terminate()  # its step's worker is gone; the run ends as failed
         coordinator.communicate(timeout=120)
@@ -95,13 +83,13 @@ def test_two_workers_match_one_process_and_survive_sigkill(tmp_path: Path, monke
     expected = single_process_tables(tmp_path / "reference", monkeypatch)
     home = tmp_path / "fan_out"
     keys = write_inbox(home, 3)
-    with LocalCluster(home, workers=2) as cluster:
+    with LocalCluster(home, workers=2, env={PAUSE_ENV: "3"}) as cluster:
         cluster.run_job("scale_raw_pool", register_inbox=True)
         cluster.run_job("scale_pool_embeddings", keys[:2])
         logs = [(home / "scale_out" / f"worker{i}.log").read_text() for i in (1, 2)]
         killed = kill_worker_mid_write(cluster, keys[2])
         assert killed in cluster.worker_pids()
-        after_kill = shard_tables(home / "deita.duckdb")
+        after_kill = shard_tables(home / "store")  # read while the cluster runs: no lock
         for table in ("pool_embeddings", "pool_vectors_384"):  # the killed write landed whole or not at all
             landed = [row for row in after_kill[table] if row[0] == keys[2]]
             assert landed in ([], [row for row in expected[table] if row[0] == keys[2]])
@@ -110,4 +98,4 @@ def test_two_workers_match_one_process_and_survive_sigkill(tmp_path: Path, monke
     steps = [f"[{mapping_key(key)}]" for key in keys]
     assert all(any(step in log for log in logs) for step in steps[:2])
     assert all("succeeded in" in log for log in logs)
-    assert shard_tables(home / "deita.duckdb") == expected
+    assert shard_tables(home / "store") == expected

@@ -1,1 +1,0 @@
-DELETE FROM eval_answers WHERE strategy = ?;

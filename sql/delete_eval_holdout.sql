@@ -1,1 +1,0 @@
-DELETE FROM eval_holdout;

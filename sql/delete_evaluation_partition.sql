@@ -1,1 +1,0 @@
-DELETE FROM evaluation WHERE strategy = ?;

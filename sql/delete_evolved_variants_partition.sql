@@ -1,1 +1,0 @@
-DELETE FROM evolved_variants WHERE dimension = ?

@@ -1,1 +1,0 @@
-DELETE FROM ingest_stats WHERE shard = ?;

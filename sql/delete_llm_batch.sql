@@ -1,1 +1,0 @@
-DELETE FROM llm_batches WHERE set_key = ?

@@ -1,1 +1,0 @@
-DELETE FROM mods_seed;

@@ -1,1 +1,0 @@
-DELETE FROM pool_duplicates WHERE shard = ?;

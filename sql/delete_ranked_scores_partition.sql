@@ -1,1 +1,0 @@
-DELETE FROM ranked_scores WHERE dimension = ?

@@ -1,1 +1,0 @@
-DELETE FROM reward_scores WHERE shard = ?;

@@ -1,1 +1,0 @@
-DELETE FROM scorer_eval WHERE dimension = ?;

@@ -1,1 +1,0 @@
-DELETE FROM training_runs WHERE strategy = ?;
