@@ -137,7 +137,7 @@ def assert_key_absent(store: DuckDBStore, dagster_dir: Path) -> None:
                 conn.execute(f'SELECT * FROM "{table}"').to_arrow_table().to_pylist(), default=str
             )
             assert not any(f in dump for f in fragments), table
-    files = [p for p in dagster_dir.rglob("*") if p.is_file()] + [Path(store.database)]
+    files = [p for folder in (dagster_dir, store.path) for p in folder.rglob("*") if p.is_file()]
     assert len(files) > 1
     for path in files:
         data = path.read_bytes()
