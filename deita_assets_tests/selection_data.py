@@ -18,8 +18,9 @@ def write_selection_inputs(
     model: str,
     spec: str,
     held_out: list[str] = (),
-) -> None:
-    """Embeddings, scores (complexity [evol, 1], quality [1, 10 - evol]) and held-out ids."""
+) -> str:
+    """Embeddings, scores (complexity [evol, 1], quality [1, 10 - evol]) and held-out ids; returns the
+    key of the scores' partition (for a test that rewrites them)."""
     n = len(ids)
     meta, rows = embedding_rows(shards, ids, vectors, np.zeros(n, bool), model, spec)
     write_embeddings(store, meta, rows)
@@ -34,7 +35,7 @@ def write_selection_inputs(
             "scorer": ["test"] * n,
         }
     )
-    add_rows(store, "pool_scores", scores)
+    scores_key = add_rows(store, "pool_scores", scores)
     if held_out:
         holdout = {
             "row_id": list(held_out),
@@ -42,3 +43,4 @@ def write_selection_inputs(
             "prompt": ["p"] * len(held_out),
         }
         add_rows(store, "eval_holdout", pa.table(holdout))
+    return scores_key

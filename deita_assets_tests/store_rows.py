@@ -1,4 +1,5 @@
-"""Rows written straight into the store for a test, each call as its own partition (never replacing)."""
+"""Rows written straight into the store for a test: each call its own partition unless `replaces`
+names one an earlier call returned (then that partition is rewritten, as a test's UPDATE would)."""
 
 import subprocess
 import time
@@ -10,8 +11,10 @@ import pyarrow as pa
 from deita_assets.resources.store import COMMITS, TEMP_PREFIX, DuckDBStore
 
 
-def add_rows(store: DuckDBStore, table: str, rows: pa.Table) -> None:
-    store.replace_partition(table, ["test-rows", uuid.uuid4().hex], rows)
+def add_rows(store: DuckDBStore, table: str, rows: pa.Table, replaces: str | None = None) -> str:
+    key = replaces or uuid.uuid4().hex
+    store.replace_partition(table, ["test-rows", key], rows)
+    return key
 
 
 def pending_commit_pid(root: Path, process: subprocess.Popen | None = None, timeout: float = 120) -> int:

@@ -82,7 +82,11 @@ def test_mods_pipeline_end_to_end(store: DuckDBStore, alpaca_records: list[dict]
         assert result.success and checks_passed(result) == {"reward_scores_consistent": True}
     with store.get_connection() as conn:  # one held-out evaluation row: never a MoDS candidate
         held_out = conn.execute("SELECT row_id FROM pool ORDER BY position LIMIT 1").fetchone()[0]
-        conn.execute("INSERT INTO eval_holdout VALUES (?, 'pool_holdout', 'prompt', NULL)", [held_out])
+    add_rows(
+        store,
+        "eval_holdout",
+        pa.table({"row_id": [held_out], "benchmark": ["pool_holdout"], "prompt": ["prompt"]}),
+    )
     rewards = store.fetch_arrow("select_mods_rewarded_rows").to_pylist()
     assert (
         len(rewards) == 39

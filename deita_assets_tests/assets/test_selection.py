@@ -5,6 +5,7 @@ from pathlib import Path
 
 import dagster as dg
 import numpy as np
+import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
@@ -19,6 +20,7 @@ from deita_assets_tests.assets.test_embeddings import ingest_alpaca
 from deita_assets_tests.core.selection_oracle import sequential_repr_filter
 from deita_assets_tests.llm_test_server import LLMTestServer
 from deita_assets_tests.selection_data import write_selection_inputs
+from deita_assets_tests.store_rows import add_rows
 
 SPEC = EmbedderResource().spec()
 N = 60
@@ -49,10 +51,17 @@ def pool(alpaca_records, deita_home, store: DuckDBStore, instance):
     evol = np.round(rng.uniform(1, 10, N), 0)  # ties on purpose
     shards, ids = [r[0] for r in rows], [r[1] for r in rows]
     held = [ids[0], ids[5]]
-    write_selection_inputs(
+    scores_key = write_selection_inputs(
         store, shards, ids, vectors, evol, model=EmbedderResource().model, spec=SPEC, held_out=held
     )
-    return {"keys": keys, "ids": ids, "vectors": vectors, "evol": evol, "held": set(held)}
+    return {
+        "keys": keys,
+        "ids": ids,
+        "vectors": vectors,
+        "evol": evol,
+        "held": set(held),
+        "scores_key": scores_key,
+    }
 
 
 def run(instance, store, strategy, config=None, llm=None, embedder=None):
@@ -179,11 +188,16 @@ def test_superfilter_strategies_walk_ifd_below_one_and_explain_the_rest(pool, st
     status = ["ok" if v < 1 else "at_least_one" for v in ifd]
     status[3], ifd[3] = "failed", np.nan
     with store.get_connection() as conn:
-        for row_id, value, s in zip(pool["ids"], ifd, status, strict=True):
-            conn.execute(
-                "UPDATE pool_scores SET ifd = ?, ifd_status = ?, ifd_reason = ? WHERE row_id = ?",
-                [None if np.isnan(value) else float(value), s, None if s == "ok" else f"why {s}", row_id],
-            )
+        scores = {
+            r["row_id"]: r for r in conn.sql("SELECT * FROM stored.pool_scores").to_arrow_table().to_pylist()
+        }
+    for row_id, value, s in zip(pool["ids"], ifd, status, strict=True):
+        scores[row_id] |= {
+            "ifd": None if np.isnan(value) else float(value),
+            "ifd_status": s,
+            "ifd_reason": None if s == "ok" else f"why {s}",
+        }
+    add_rows(store, "pool_scores", pa.Table.from_pylist(list(scores.values())), replaces=pool["scores_key"])
     eligible = [i for i, r in enumerate(pool["ids"]) if r not in pool["held"]]
     below = [i for i in eligible if status[i] == "ok"]
     excluded = {pool["ids"][i]: f"ifd_{status[i]}" for i in eligible if status[i] != "ok"}
@@ -215,10 +229,8 @@ def test_another_embedding_model_gets_its_calibrated_tau_once(pool, store, insta
     crowded /= np.linalg.norm(crowded, axis=1, keepdims=True)
     with store.get_connection() as conn:
         shards = [r[0] for r in conn.execute("SELECT shard FROM pool ORDER BY row_id").fetchall()]
-        meta_rows, vector_rows = embedding_rows(
-            shards, pool["ids"], crowded, np.zeros(N, bool), "e5", e5.spec()
-        )
-        write_embeddings(conn, meta_rows, vector_rows, crowded.shape[1])
+    meta_rows, vector_rows = embedding_rows(shards, pool["ids"], crowded, np.zeros(N, bool), "e5", e5.spec())
+    write_embeddings(store, meta_rows, vector_rows)
     meta, checks = run(instance, store, "deita", {"budget": 20}, embedder=e5)
     calibration = meta["tau_calibration"]
     assert meta["tau_source"] == "calibrated" and meta["tau"] == calibration["tau"] > 0.9

@@ -32,6 +32,8 @@ MT_BENCH_REFERENCES = [
     {"question_id": 2, "choices": [{"index": 0, "turns": ["12 times 3 is 36.", "36 divided by 4 is 9."]}]},
 ]
 
+SELECTION_ROWS = "seeded-selection"  # the fixture's selection partition, rewritten by a test
+
 
 def conversation(question: str, answer: str) -> list[dict[str, str]]:
     return [{"role": "user", "content": question}, {"role": "assistant", "content": answer}]
@@ -90,7 +92,7 @@ def seeded_store(store, tmp_path: Path):
         ]
     )
     add_rows(store, "pool", pool)
-    add_rows(store, "selection", selection)
+    add_rows(store, "selection", selection, replaces=SELECTION_ROWS)
     bench = tmp_path / "mt_bench"
     (bench / "reference_answer").mkdir(parents=True)
     (bench / "question.jsonl").write_text("\n".join(json.dumps(q) for q in MT_BENCH_QUESTIONS))
@@ -150,7 +152,8 @@ def test_train_evaluate_compare(seeded_store, small_llm_dir):
     assert leak_check.metadata["leaked_by_text"].value >= 1
     assert leak_check.metadata["strategies_with_leaks"].value == "deita, random"
     with store.get_connection() as conn:
-        conn.execute("DELETE FROM selection WHERE row_id IN ('leak', 'l1')")
+        clean_rows = conn.sql("SELECT * FROM stored.selection WHERE row_id NOT IN ('leak', 'l1')")
+        add_rows(store, "selection", clean_rows.to_arrow_table(), replaces=SELECTION_ROWS)
     clean = dg.materialize(
         [eval_holdout, no_eval_prompt_in_any_selection], resources=resources, run_config=holdout_config
     )
