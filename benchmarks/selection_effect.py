@@ -3,7 +3,7 @@
 Usage: python benchmarks/selection_effect.py [--data ../shared/data] [--pool-size 3000] [--budget 200]
        [--steps 25] [--seeds 0,1] [--strategies deita,random,longest_response] [--judge-questions 0]
        [--evol-seeds 32] [--evol-rounds 5] [--scorer-epochs 1] [--scorer-max-steps N]
-       [--pool-scorer embedding_head|lm]
+       [--pool-scorer embedding_head|lm] [--ifd-max-length 256]
 
 Pipeline, every step through the project's own code and real assets:
 1. ingest every pool file of the data folder exactly as `raw_pool` does (inbox plan + ingest_shard),
@@ -15,11 +15,16 @@ Pipeline, every step through the project's own code and real assets:
    ranked_scores[dimension] (the llm resource: offline, the bundled SmolLM2-135M labels the variants)
    → scorer_model[dimension] → pool_embeddings and pool_scores for every shard; wall times, label
    quality, scorer dev metrics and scored/failed pool rows are printed;
-   then per strategy and seed: `selected_subset`; if deita's upstream failed, deita is skipped (said);
+   the same upstream serves every strategy that reads pool_scores (deita's evol score, the IFD of
+   superfilter / superfilter_diverse; IFD is computed only when one of those is chosen);
+   then per strategy and seed: `selected_subset` (the seed draws random's subset and every training
+   order); if the upstream failed, the strategies reading it are skipped (said);
 4. `finetuned_model` (real asset) with the same steps x batch for every strategy (equal compute and
    equal row budget), then `base_model_evaluation` and `model_evaluation` (real assets): reference
    NLL of MT-Bench GPT-4 answers and of the held-out rows; the judge only with --judge-questions > 0;
-5. `strategy_comparison` (real asset) and a table of NLL deltas vs the base model, mean ± sd over seeds.
+5. `strategy_comparison` (real asset) and a table of NLL deltas vs the base model, mean ± sd over seeds,
+   with each strategy's gap to random and to longest_response in nats and in units of random's sd
+   (a gap below one sd of random is not told apart from the choice of random subset).
 """
 
 from __future__ import annotations
@@ -31,6 +36,7 @@ import statistics
 import sys
 import tempfile
 import time
+from collections import Counter
 from pathlib import Path
 from typing import Any
 
@@ -44,9 +50,11 @@ from deita_assets.assets.evaluation import (
     strategy_comparison,
 )
 from deita_assets.assets.ingest import ingest_shard
+from deita_assets.assets.pool_scores import COLUMNS as POOL_SCORES_COLUMNS
 from deita_assets.assets.pool_scores import DIMENSIONS
 from deita_assets.assets.training import finetuned_model
 from deita_assets.core.inbox import execute_plan, plan_inbox, scan_inbox
+from deita_assets.core.strategies import reads_ifd, strategy_of
 from deita_assets.partitions import pool_shard
 from deita_assets.resources.llm import LLMResource
 from deita_assets.resources.scorers import ScorersResource
@@ -173,6 +181,7 @@ def deita_upstream(
             phases[name] = phases.get(name, 0.0) + seconds
         if name == "pool_scores":
             print(pool_scores_summary(store, resources, metas, phases[name]))
+            print(ifd_summary(store, resources["scorers"], metas))
     ladders = sum(m["scored_seeds"] for m in labels.values())
     n_dev = {dim: m["n_dev"] for dim, m in scorer_metas.items()}
     print(meaning_of_deita_row(store, resources, ladders, n_dev))
@@ -191,6 +200,20 @@ def pool_scores_summary(store: DuckDBStore, resources: dict, metas: list[dict], 
         f"{sum(r['n'] for r in status) - ok} failed{': ' + '; '.join(failed) if failed else ''}; "
         f"{recomputed} of {len(metas)} shards recomputed (the others' rows and scorers were unchanged), "
         f"{seconds:.0f} s"
+    )
+
+
+def ifd_summary(store: DuckDBStore, scorers: ScorersResource, metas: list[dict]) -> str:
+    """What the superfilter strategies can pick from: rows with IFD < 1, and why the others cannot."""
+    if scorers.ifd_model is None:
+        return "IFD: skipped (no chosen strategy orders by it)"
+    excluded = Counter(r["ifd_excluded"] for r in store.fetch_arrow("select_selection_pool").to_pylist())
+    rates = [m["ifd_rows_per_second"] for m in metas if m.get("ifd_rows_per_second")]
+    speed = f", {statistics.mean(rates):.2f} rows/s per recomputed shard" if rates else ""
+    others = ", ".join(f"{n} {reason}" for reason, n in excluded.items() if reason is not None)
+    return (
+        f"IFD ({scorers.ifd_model}, {scorers.ifd_max_length} tokens per sequence): {excluded[None]} "
+        f"selectable rows have IFD < 1; not eligible: {others or 'none'}{speed}"
     )
 
 
@@ -302,6 +325,13 @@ def train_and_evaluate(resources: dict, strategy: str, args, seed: int, eval_con
     }
 
 
+BENCHMARKS = {"mt_bench_delta": "MT-Bench", "holdout_delta": "hold-out"}
+
+
+def _mean_sd(values: list[float]) -> tuple[float, float | None]:
+    return statistics.mean(values), statistics.stdev(values) if len(values) > 1 else None
+
+
 def print_summary(results: dict[str, list[dict[str, Any]]], base: dict[tuple[str, str], float]) -> None:
     print(
         f"\nbase model: MT-Bench reference NLL {base[('base', 'mt_bench')]:.4f}, "
@@ -313,21 +343,55 @@ def print_summary(results: dict[str, list[dict[str, Any]]], base: dict[tuple[str
     for strategy, rows in results.items():
 
         def stat(name: str, rows: list[dict[str, Any]] = rows) -> str:
-            values = [r[name] for r in rows]
-            spread = f"{statistics.stdev(values):.4f}" if len(values) > 1 else "n/a (1 seed)"
-            return f"{statistics.mean(values):+.4f} ± {spread}"
+            mean, sd = _mean_sd([r[name] for r in rows])
+            return f"{mean:+.4f} ± {'n/a (1 seed)' if sd is None else f'{sd:.4f}'}"
 
         print(
             f"| {strategy} | {len(rows)} | {stat('mt_bench_delta')} | {stat('holdout_delta')} | "
             f"{statistics.mean(r['final_loss'] for r in rows):.3f} | "
             f"{statistics.mean(r['train_s'] for r in rows):.0f} |"
         )
+    print_gaps(results)
 
 
-def _with_pool_kind(scorers: ScorersResource, kind: str) -> ScorersResource:
-    """The configured scorers resource (env vars honoured) with the pool kind chosen on the command line."""
-    fields = {f: getattr(scorers, f) for f in ScorersResource.model_fields if f != "pool_kind"}
-    return ScorersResource(**fields, pool_kind=kind)
+def print_gaps(results: dict[str, list[dict[str, Any]]]) -> None:
+    """Each strategy's mean minus random's and longest_response's, in nats and in random's sd: the
+    spread random shows over seeds (subset and training order) is the noise floor of every gap."""
+    refs = [r for r in ("random", "longest_response") if r in results]
+    if "random" not in results or len(results["random"]) < 2:
+        print("gaps: need random with ≥ 2 seeds for its spread")
+        return
+    for key, label in BENCHMARKS.items():
+        means = {s: _mean_sd([r[key] for r in rows])[0] for s, rows in results.items()}
+        sd = _mean_sd([r[key] for r in results["random"]])[1] or 0.0
+        print(f"\n{label}: spread of random over {len(results['random'])} seeds: sd {sd:.4f} nats")
+        print(f"| strategy | {' | '.join(f'vs {r} (nats, random sds)' for r in refs)} |")
+        print(f"|---|{'---|' * len(refs)}")
+        for strategy, mean in means.items():
+            cells = []
+            for ref in refs:
+                gap = mean - means[ref]
+                units = f"{gap / sd:+.1f}" if sd > 0 else "n/a"
+                cells.append(f"{gap:+.4f} ({units})")
+            print(f"| {strategy} | {' | '.join(cells)} |")
+
+
+def random_overlap(kept: dict[int, set[str]]) -> str:
+    """How far random's subsets differ between seeds (the seed must draw the subset, not only the order)."""
+    seeds = sorted(kept)
+    pairs = [(a, b) for i, a in enumerate(seeds) for b in seeds[i + 1 :]]
+    shared = ", ".join(f"seeds {a}/{b} share {len(kept[a] & kept[b])}" for a, b in pairs)
+    return f"random subsets of {len(kept[seeds[0]])} rows: {shared or 'one seed only'}"
+
+
+def _scorers_with(scorers: ScorersResource, **overrides: Any) -> ScorersResource:
+    """The configured scorers resource (env vars honoured) with the fields chosen on the command line."""
+    fields = {f: getattr(scorers, f) for f in ScorersResource.model_fields if f not in overrides}
+    return ScorersResource(**fields, **overrides)
+
+
+def kept_ids(store: DuckDBStore, strategy: str) -> set[str]:
+    return {r["row_id"] for r in store.fetch_arrow("select_training_rows", [strategy]).to_pylist()}
 
 
 def main() -> None:
@@ -361,6 +425,9 @@ def main() -> None:
         default=os.environ.get("DEITA_POOL_SCORER", "embedding_head"),
         help="scorer kind for pool_scores: embedding_head (embedding speed) or lm (~12 rows/s/dimension)",
     )
+    deita.add_argument(
+        "--ifd-max-length", type=int, default=256, help="tokens per IFD sequence (resource default 512)"
+    )
     args = parser.parse_args()
     if not args.data.is_dir():
         sys.exit(f"data folder {args.data} not found (pass --data or set DEITA_SHARED_DATA)")
@@ -374,26 +441,39 @@ def main() -> None:
         "store": store,
         "trainer": TrainerResource(torch_threads=args.threads),
         "llm": defs.resources.get("llm", LLMResource()),
-        "scorers": _with_pool_kind(defs.resources.get("scorers", ScorersResource()), args.pool_scorer),
     }
     strategies = args.strategies.split(",")
+    scorers = defs.resources.get("scorers", ScorersResource())
+    resources["scorers"] = _scorers_with(
+        scorers,
+        pool_kind=args.pool_scorer,
+        ifd_max_length=args.ifd_max_length,
+        ifd_model=scorers.ifd_model if reads_ifd(strategies) else None,  # two passes per pair
+    )
     print(f"home {home}; timings are noisy: the 2-core CPU is shared with other engineers")
     eval_config = {"judge_questions": args.judge_questions}
     if args.reuse_home and ("base", "mt_bench") in evaluation_rows(store):
         print("reusing the demo pool, eval_holdout and base evaluation already in --home")
     else:
         prepare(store, args, home, resources, eval_config)
-    if "deita" in strategies:
+    scored = [s for s in strategies if strategy_of(s).order in POOL_SCORES_COLUMNS]
+    if scored and args.reuse_home and store.fetch_arrow("select_pool_scores_status").num_rows:
+        print(f"reusing pool_scores and pool_embeddings already in --home for {scored}")
+        print(ifd_summary(store, resources["scorers"], []))
+    elif scored:
         try:
             deita_upstream(defs, resources, store, args)
         except RuntimeError as error:
-            print(f"deita upstream FAILED, deita is skipped: {error}")
-            strategies.remove("deita")
+            print(f"deita upstream FAILED, {scored} are skipped: {error}")
+            strategies = [s for s in strategies if s not in scored]
 
     results: dict[str, list[dict[str, Any]]] = {}
+    random_kept: dict[int, set[str]] = {}
     for seed in [int(s) for s in args.seeds.split(",")]:
         for strategy in strategies:
             select(defs, resources, strategy, args.budget, seed)
+            if strategy == "random":
+                random_kept[seed] = kept_ids(store, strategy)
             row = train_and_evaluate(resources, strategy, args, seed, eval_config)
             results.setdefault(strategy, []).append(row)
             print(
@@ -411,6 +491,8 @@ def main() -> None:
     print("\nstrategy_comparison (last seed):\n" + meta["comparison"].value)
     print(f"plot: {meta['plot_path'].value}")
     print_summary(results, evaluation_rows(store))
+    if random_kept:
+        print(random_overlap(random_kept))
 
 
 if __name__ == "__main__":

@@ -20,7 +20,7 @@ import dagster as dg
 from deita_assets.core.budget import BUDGET_ENV
 from deita_assets.core.inbox import execute_plan as copy_into_inbox
 from deita_assets.core.inbox import plan_inbox, scan_inbox
-from deita_assets.core.strategies import strategy_of
+from deita_assets.core.strategies import reads_ifd
 from deita_assets.graph_runner import PlannedRun, Progress, RunOutcome, execute_plan, plan_runs
 from deita_assets.instance import fail_abandoned_runs, prepare_dagster_home
 from deita_assets.partitions import pool_shard
@@ -128,7 +128,7 @@ def run_quickstart(
     prepare_dagster_home()
     if budget is not None:  # read by every selected_subset run, so all strategies keep the same m
         os.environ[BUDGET_ENV] = str(budget)
-    if not any(strategy_of(name).order == "ifd" for name in strategies):
+    if not reads_ifd(strategies):
         # IFD costs two full forward passes per pair and no chosen strategy reads it
         os.environ.setdefault("DEITA_IFD_MODEL", "none")
     # The demo scores 256 tokens per text (truncations are counted in pool_scores' metadata); the

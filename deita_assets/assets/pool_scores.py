@@ -58,6 +58,10 @@ _SCHEMA = pa.schema(
 )
 
 
+# what selection may order by or filter on from this asset (the rest of the pool row comes from `pool`)
+COLUMNS = frozenset(_SCHEMA.names)
+
+
 def scorer_specs(store: DuckDBStore, scorers: ScorersResource, embedder: EmbedderResource, llm: LLMResource):
     """Per dimension, the scorer row from `scorer_eval` for the configured kind (what will score)."""
     kind = scorers.pool_kind

@@ -13,6 +13,7 @@ the pool column `excluded_reason`.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, replace
 from typing import Literal
 
@@ -109,6 +110,11 @@ def strategy_of(name: str) -> Strategy:
     if name not in BY_NAME:
         raise KeyError(f"unknown strategy {name!r}; known: {NAMES}")
     return BY_NAME[name]
+
+
+def reads_ifd(names: Iterable[str]) -> bool:
+    """Whether any of these strategies orders by IFD (two forward passes per pair: skip it otherwise)."""
+    return any(strategy_of(name).order == "ifd" for name in names)
 
 
 def describe() -> str:

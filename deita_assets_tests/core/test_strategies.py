@@ -5,7 +5,15 @@ from pathlib import Path
 import deita_assets
 from deita_assets import automation, cli, partitions
 from deita_assets.assets import selection
-from deita_assets.core.strategies import BY_NAME, DEFAULT_COMPARISON, NAMES, REGISTRY, describe, strategy_of
+from deita_assets.core.strategies import (
+    BY_NAME,
+    DEFAULT_COMPARISON,
+    NAMES,
+    REGISTRY,
+    describe,
+    reads_ifd,
+    strategy_of,
+)
 
 
 def test_partitions_dispatch_labels_and_defaults_derive_from_the_registry():
@@ -38,3 +46,9 @@ def test_no_strategy_name_is_spelled_out_elsewhere_in_the_package():
         if name in path.read_text(encoding="utf-8")
     }
     assert not offenders
+
+
+def test_ifd_is_wanted_only_by_strategies_that_order_by_it():
+    ifd = [s.name for s in REGISTRY if s.order == "ifd"]
+    assert ifd and reads_ifd([*ifd[:1], "random"])
+    assert not reads_ifd(s.name for s in REGISTRY if s.order != "ifd")
