@@ -37,11 +37,11 @@ import sys
 import tempfile
 import time
 from collections import Counter
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 import dagster as dg
-import pyarrow as pa
 
 from deita_assets.assets.evaluation import (
     base_model_evaluation,
@@ -49,35 +49,31 @@ from deita_assets.assets.evaluation import (
     model_evaluation,
     strategy_comparison,
 )
-from deita_assets.assets.ingest import ingest_shard
+from deita_assets.assets.ingest import write_shard
 from deita_assets.assets.pool_scores import COLUMNS as POOL_SCORES_COLUMNS
 from deita_assets.assets.pool_scores import DIMENSIONS
 from deita_assets.assets.training import finetuned_model
 from deita_assets.core.inbox import execute_plan, plan_inbox, scan_inbox
+from deita_assets.core.ingest import ingest_file
 from deita_assets.core.strategies import reads_ifd, strategy_of
 from deita_assets.partitions import pool_shard
 from deita_assets.resources.llm import LLMResource
 from deita_assets.resources.scorers import ScorersResource
 from deita_assets.resources.store import DuckDBStore
 from deita_assets.resources.trainer import TrainerResource
-from deita_assets.sql import load_sql
 
 
 def build_demo_pool(store: DuckDBStore, data: Path, inbox: Path, size: int, seed: int) -> dict[str, Any]:
-    """Real ingestion of every pool file, then a seeded uniform sample of `size` rows kept."""
+    """Real ingestion of every pool file, then only a seeded uniform sample of `size` rows written
+    (each shard commits its sampled rows, so the demo pool is exactly the sample)."""
     started = time.perf_counter()
     execute_plan(plan_inbox([data]), inbox)
     new, _ = scan_inbox(inbox, {}, set(), settle_seconds=0, now=time.time())
-    for key, path in new:
-        ingest_shard(store, key, path)
-    row_ids = sorted(r["row_id"] for r in store.fetch_arrow("select_pool_row_ids").to_pylist())
-    keep = sorted(random.Random(seed).sample(row_ids, min(size, len(row_ids))))
-    with store.get_connection() as conn:
-        conn.register("_keep_rows", pa.table({"row_id": keep}))
-        try:
-            conn.execute(load_sql("delete_pool_rows_not_kept"))
-        finally:
-            conn.unregister("_keep_rows")
+    results = {key: ingest_file(path) for key, path in new}
+    row_ids = sorted({k.row_id for result in results.values() for k in result.kept})
+    keep = set(random.Random(seed).sample(row_ids, min(size, len(row_ids))))
+    for key, result in results.items():
+        write_shard(store, key, replace(result, kept=[k for k in result.kept if k.row_id in keep]))
     sources = store.fetch_arrow("select_pool_source_counts").to_pylist()
     return {
         "ingested_rows": len(row_ids),
