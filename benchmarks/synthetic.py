@@ -66,21 +66,23 @@ def build_duckdb_pool(
     path: str, n: int, d: int, *, dup_fraction: float, cluster_size: float, seed: int, model: str
 ) -> None:
     """Write `pool_scores` and `pool_embeddings` (project schema) for n synthetic rows into the store
-    folder `path`, 100K per shard (one commit per shard and table)."""
+    folder `path`: one chunk is one 100K-row shard, committed as it is built (memory: one chunk)."""
     import pyarrow as pa
-    import pyarrow.compute as pc
 
     from deita_assets.assets.embeddings import embedding_rows, write_embeddings
     from deita_assets.resources.store import DuckDBStore
 
     store = DuckDBStore(root=path)
-    metas, vector_parts, score_parts = [], [], []
     evol = scores(n, seed)
-    start = 0
-    for rows in pool_chunks(n, d, dup_fraction=dup_fraction, cluster_size=cluster_size, seed=seed):
+    start, shard_rows = 0, 100_000
+    chunks = pool_chunks(
+        n, d, dup_fraction=dup_fraction, cluster_size=cluster_size, seed=seed, chunk=shard_rows
+    )
+    for rows in chunks:
         size = len(rows)
         ids = pa.array(row_ids(start, size))
-        shard = pa.array([f"shard-{(start + i) // 100_000:03d}" for i in range(size)])
+        name = f"shard-{start // shard_rows:03d}"
+        shard = pa.array([name] * size)
         meta, vectors = embedding_rows(
             shard.to_pylist(), ids.to_pylist(), rows, np.zeros(size, bool), model, model
         )
@@ -96,14 +98,7 @@ def build_duckdb_pool(
                 "scorer": pa.array(["synthetic"] * size),
             }
         )
-        metas.append(meta)
-        vector_parts.append(vectors)
-        score_parts.append(sc)
+        write_embeddings(store, meta, vectors)
+        store.replace_partition("pool_scores", [name], sc)
         start += size
         print(f"  built {start:,}/{n:,} rows", flush=True)
-    write_embeddings(store, pa.concat_tables(metas), pa.concat_tables(vector_parts))
-    all_scores = pa.concat_tables(score_parts)
-    for shard in sorted(set(all_scores.column("shard").to_pylist())):
-        store.replace_partition(
-            "pool_scores", [shard], all_scores.filter(pc.equal(all_scores["shard"], shard))
-        )
