@@ -25,10 +25,10 @@ from deita_assets.graph_runner import PlannedRun, Progress, RunOutcome, execute_
 from deita_assets.instance import fail_abandoned_runs, prepare_dagster_home
 from deita_assets.partitions import pool_shard
 from deita_assets.paths import data_home, inbox_dir
+from deita_assets.resources.registry import SCORER_MAX_LENGTH_ENV
 from deita_assets.run_summary import RunSummary, collect_summary, format_summary
 
 DEFINITIONS = "deita_assets.definitions:defs"
-SCORER_MAX_LENGTH_ENV = "DEITA_SCORER_MAX_LENGTH"
 
 # The demo's sizes: every stage runs for real, sized toward ~10 minutes on 2 CPU cores with the
 # bundled 135M models (measured 17 min: the README says where the time goes). The launchpad

@@ -10,6 +10,8 @@ from deita_assets.resources.scorers import ScorersResource
 from deita_assets.resources.store import DuckDBStore
 from deita_assets.resources.trainer import TrainerResource
 
+SCORER_MAX_LENGTH_ENV = "DEITA_SCORER_MAX_LENGTH"  # the quick start sets it for the demo
+
 
 def _from_env(**fields: str) -> dict[str, str]:
     """Resource fields whose env var is set; unset ones keep the resource's offline default."""
@@ -38,7 +40,7 @@ def build_resources() -> dict[str, Any]:
                 pool_kind="DEITA_POOL_SCORER",
                 pretrained_complexity="DEITA_PRETRAINED_COMPLEXITY",
                 pretrained_quality="DEITA_PRETRAINED_QUALITY",
-                max_length="DEITA_SCORER_MAX_LENGTH",
+                max_length=SCORER_MAX_LENGTH_ENV,
             ),
             **_ifd_model(),
         ),
