@@ -1,6 +1,6 @@
-"""Scale-out: the same per-shard stage over 8+ shards on 1, then 2 celery workers (one thread each).
+"""Scale-out: the same per-shard stage over 16 shards on 1, then 2 celery workers (one thread each).
 
-    PYTHONPATH=$PWD python benchmarks/scale_out.py [--shards 8] [--rows-per-shard 150] [--workers 1,2]
+    PYTHONPATH=$PWD python benchmarks/scale_out.py [--shards 16] [--rows-per-shard 100] [--workers 1,2]
 
 Stage: pool_embeddings (the bundled MiniLM, CPU), the per-shard stage whose cost is compute, not I/O.
 Rows: the first shards × rows-per-shard Alpaca rows of ../shared/data (or --data FILE), one inbox
@@ -109,8 +109,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    parser.add_argument("--shards", type=int, default=8)
-    parser.add_argument("--rows-per-shard", type=int, default=150)
+    parser.add_argument("--shards", type=int, default=16)
+    parser.add_argument("--rows-per-shard", type=int, default=100)
     parser.add_argument("--workers", default="1,2", help="comma-separated worker counts, in order")
     shared = Path(os.environ.get("DEITA_SHARED_DATA", ROOT.parent / "shared" / "data"))
     parser.add_argument("--data", type=Path, default=shared / "alpaca" / "alpaca_5000.json")
