@@ -53,7 +53,7 @@ from deita_assets.assets.ingest import write_shard
 from deita_assets.assets.pool_scores import COLUMNS as POOL_SCORES_COLUMNS
 from deita_assets.assets.pool_scores import DIMENSIONS
 from deita_assets.assets.training import finetuned_model
-from deita_assets.core.inbox import execute_plan, plan_inbox, scan_inbox
+from deita_assets.core.inbox import copy_into_inbox, plan_inbox, scan_inbox
 from deita_assets.core.ingest import ingest_file
 from deita_assets.core.strategies import reads_ifd, strategy_of
 from deita_assets.partitions import pool_shard
@@ -62,19 +62,28 @@ from deita_assets.resources.scorers import ScorersResource
 from deita_assets.resources.store import DuckDBStore
 from deita_assets.resources.trainer import TrainerResource
 
+BENCHMARK_SQL = Path(__file__).parent / "sql"
+
+
+def benchmark_rows(store: DuckDBStore, name: str) -> list[dict]:
+    """Rows of benchmarks/sql/<name>.sql: statements only a benchmark needs stay out of the wheel."""
+    with store.get_connection() as conn:
+        statement = (BENCHMARK_SQL / f"{name}.sql").read_text(encoding="utf-8")
+        return conn.sql(statement).to_arrow_table().to_pylist()
+
 
 def build_demo_pool(store: DuckDBStore, data: Path, inbox: Path, size: int, seed: int) -> dict[str, Any]:
     """Real ingestion of every pool file, then only a seeded uniform sample of `size` rows written
     (each shard commits its sampled rows, so the demo pool is exactly the sample)."""
     started = time.perf_counter()
-    execute_plan(plan_inbox([data]), inbox)
+    copy_into_inbox(plan_inbox([data]), inbox)
     new, _ = scan_inbox(inbox, {}, set(), settle_seconds=0, now=time.time())
     results = {key: ingest_file(path) for key, path in new}
     row_ids = sorted({k.row_id for result in results.values() for k in result.kept})
     keep = set(random.Random(seed).sample(row_ids, min(size, len(row_ids))))
     for key, result in results.items():
         write_shard(store, key, replace(result, kept=[k for k in result.kept if k.row_id in keep]))
-    sources = store.fetch_arrow("select_pool_source_counts").to_pylist()
+    sources = benchmark_rows(store, "select_pool_source_counts")
     return {
         "ingested_rows": len(row_ids),
         "demo_rows": len(keep),
@@ -130,7 +139,7 @@ def deita_upstream(
 ) -> dict[str, float]:
     """evol_seed → evolved_variants → ranked_scores → scorer_model → pool_embeddings, pool_scores:
     every step the real asset; prints what each produced and returns wall seconds per asset."""
-    shards = [r["shard"] for r in store.fetch_arrow("select_pool_shards").to_pylist()]
+    shards = [r["shard"] for r in benchmark_rows(store, "select_pool_shards")]
     instance = dg.DagsterInstance.ephemeral()
     instance.add_dynamic_partitions(pool_shard.name, shards)
 

@@ -93,7 +93,6 @@ class NormalizedRecord:
 # File containers
 # ---------------------------------------------------------------------------------------------
 
-CONTAINERS = ("json_array", "json_object", "jsonl", "parquet")
 _BOM = b"\xef\xbb\xbf"
 
 

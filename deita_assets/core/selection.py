@@ -29,7 +29,6 @@ import numpy as np
 import torch
 
 DEFAULT_TAU = 0.9
-PAPER_BUDGETS = (6_000, 10_000)  # m in the paper's studies / headline models
 Precision = Literal["bf16", "fp32"]
 _NORM_LIMIT = 1.001  # rows must be unit vectors (zero rows allowed); bounds assume |x| ≤ 1.001
 _SHAPE_BUCKET = 256  # kept-set products use a multiple of this many rows (oneDNN compiles per shape)
