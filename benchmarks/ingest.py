@@ -18,7 +18,7 @@ from pathlib import Path
 import dagster as dg
 
 from deita_assets.assets.ingest import raw_pool, write_shard
-from deita_assets.core.inbox import execute_plan, plan_inbox, scan_inbox
+from deita_assets.core.inbox import copy_into_inbox, plan_inbox, scan_inbox
 from deita_assets.core.ingest import file_digest, ingest_file, is_data_file, shard_key
 from deita_assets.partitions import pool_shard
 from deita_assets.resources.store import DuckDBStore
@@ -52,7 +52,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         inbox = Path(tmp) / "inbox"
         started = time.perf_counter()
-        execute_plan(plan_inbox([data]), inbox)
+        copy_into_inbox(plan_inbox([data]), inbox)
         copy_seconds = time.perf_counter() - started
         store = DuckDBStore(root=str(Path(tmp) / "store"))
         read_seconds = write_seconds = 0.0

@@ -26,7 +26,7 @@ def _dev(args: argparse.Namespace) -> int:
 
 def _ingest(args: argparse.Namespace) -> int:
     """Copy files/folders into the inbox; the inbox sensor turns each new file into a shard."""
-    from deita_assets.core.inbox import execute_plan, plan_inbox
+    from deita_assets.core.inbox import copy_into_inbox, plan_inbox
     from deita_assets.paths import inbox_dir
 
     inbox = Path(args.inbox).resolve() if args.inbox else inbox_dir()
@@ -39,7 +39,7 @@ def _ingest(args: argparse.Namespace) -> int:
         return 2
     for path, why in plan.skipped:
         print(f"skipped {path}: {why}")
-    report = execute_plan(plan, inbox)
+    report = copy_into_inbox(plan, inbox)
     for path in report.unbundled:
         print(f"not bundled (unparseable, copied on its own so it reaches quarantine): {path}")
     for name, n_files in report.written:

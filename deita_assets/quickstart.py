@@ -18,8 +18,7 @@ from typing import Any
 import dagster as dg
 
 from deita_assets.core.budget import BUDGET_ENV
-from deita_assets.core.inbox import execute_plan as copy_into_inbox
-from deita_assets.core.inbox import plan_inbox, scan_inbox
+from deita_assets.core.inbox import copy_into_inbox, plan_inbox, scan_inbox
 from deita_assets.core.strategies import reads_ifd
 from deita_assets.graph_runner import PlannedRun, Progress, RunOutcome, execute_plan, plan_runs
 from deita_assets.instance import fail_abandoned_runs, prepare_dagster_home

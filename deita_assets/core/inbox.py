@@ -156,7 +156,7 @@ class InboxReport:
     unbundled: list[Path] = field(default_factory=list)
 
 
-def execute_plan(plan: InboxPlan, inbox: Path) -> InboxReport:
+def copy_into_inbox(plan: InboxPlan, inbox: Path) -> InboxReport:
     """Copy and bundle into the inbox; identical existing files are left alone (no new shard)."""
     inbox.mkdir(parents=True, exist_ok=True)
     report = InboxReport()

@@ -6,7 +6,7 @@ import time
 from collections import Counter
 from pathlib import Path
 
-from deita_assets.core.inbox import execute_plan, plan_inbox, scan_inbox
+from deita_assets.core.inbox import copy_into_inbox, plan_inbox, scan_inbox
 from deita_assets.core.ingest import file_digest, ingest_file, shard_key
 
 
@@ -42,7 +42,7 @@ def test_plan_names_bundles_and_skips(tmp_path: Path) -> None:
 def test_bundle_is_lossless_and_unparseable_files_stay_separate(tmp_path: Path) -> None:
     make_tree(tmp_path / "data")
     inbox = tmp_path / "inbox"
-    report = execute_plan(plan_inbox([tmp_path / "data"]), inbox)
+    report = copy_into_inbox(plan_inbox([tmp_path / "data"]), inbox)
     assert [p.name for p in report.unbundled] == ["broken.json"]
     bundle = inbox / "sharegpt__convs.bundle.jsonl"
     result = ingest_file(bundle)
@@ -51,7 +51,7 @@ def test_bundle_is_lossless_and_unparseable_files_stay_separate(tmp_path: Path) 
     broken = ingest_file(inbox / "sharegpt__convs_broken.json")
     assert broken.quarantine_counts() == {"malformed_json": 1}
     # Running the same ingest again writes nothing new (no new shard for the sensor).
-    again = execute_plan(plan_inbox([tmp_path / "data"]), inbox)
+    again = copy_into_inbox(plan_inbox([tmp_path / "data"]), inbox)
     assert not again.written and len(again.unchanged) == len(report.written)
     assert not [p for p in inbox.iterdir() if p.name.startswith(".")]
 
@@ -82,7 +82,7 @@ def test_shipped_samples_give_six_shards_with_known_counts(tmp_path: Path) -> No
     from deita_assets.paths import samples_dir
 
     inbox = tmp_path / "inbox"
-    report = execute_plan(plan_inbox([samples_dir()]), inbox)
+    report = copy_into_inbox(plan_inbox([samples_dir()]), inbox)
     assert (
         len(report.written) == 6
         and ("self_instruct_t0__data_per_template.bundle.jsonl", 10) in report.written
@@ -126,7 +126,7 @@ def test_links_in_source_folders_are_refused_with_a_reason(tmp_path: Path) -> No
     assert [name for _path, name in plan.copies] == ["alpaca__real.json"]
     refused = sorted(p.name for p, why in plan.skipped if why == LINK_REFUSED)
     assert refused == ["linked_dir", "passwd.jsonl", "secret.json", "secret.json"]
-    report = execute_plan(plan, tmp_path / "inbox")
+    report = copy_into_inbox(plan, tmp_path / "inbox")
     assert sorted(p.name for p in (tmp_path / "inbox").iterdir()) == ["alpaca__real.json"]
     assert report.written == [("alpaca__real.json", 1)]
 
