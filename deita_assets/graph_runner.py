@@ -209,6 +209,58 @@ class Progress:
         return (self.total - self.done) * (self.busy_seconds / self.done) / self.jobs
 
 
+def _log_path(logs_dir: Path | None, index: int, run: PlannedRun) -> Path | None:
+    if logs_dir is None:
+        return None
+    name = run.label.replace(" ", "").replace("[", "-").replace("]", "").replace(",", "+")
+    return logs_dir / f"{index + 1:02d}-{name}.log"
+
+
+@dataclass
+class _Scheduler:
+    """The state of one execute_plan call: what finished, what runs, what may start next."""
+
+    plan: Sequence[PlannedRun]
+    jobs: int
+    limits: dict[tuple[str, str | None], int]
+    on_done: Callable[[RunOutcome, Progress], None]
+    progress: Progress
+    outcomes: dict[int, RunOutcome] = field(default_factory=dict)
+    running: dict[Future, tuple[int, float, Path | None]] = field(default_factory=dict)
+
+    def finish(self, index: int, outcome: RunOutcome) -> None:
+        self.outcomes[index] = outcome
+        self.progress.done += 1
+        self.progress.busy_seconds += outcome.seconds
+        self.on_done(outcome, self.progress)
+
+    def may_start(self, index: int) -> bool:
+        """False while it waits; a run whose upstream failed is finished here as not started."""
+        run = self.plan[index]
+        if index in self.outcomes or any(i == index for i, _t, _p in self.running.values()):
+            return False
+        failed_upstream = [i for i in run.after if i in self.outcomes and not self.outcomes[i].success]
+        if failed_upstream:
+            reason = f"not started: {self.plan[failed_upstream[0]].label} failed"
+            self.finish(index, RunOutcome(run, False, None, 0.0, error=reason))
+            return False
+        if len(self.running) >= self.jobs or not all(i in self.outcomes for i in run.after):
+            return False
+        return not _blocked_by_limits(run, (self.plan[i] for i, _t, _p in self.running.values()), self.limits)
+
+    def collect(self) -> None:
+        """Wait for at least one running run and record how it ended."""
+        done, _pending = wait(self.running, return_when=FIRST_COMPLETED)
+        for future in done:
+            index, started, log_path = self.running.pop(future)
+            try:
+                success, run_id, error = future.result()
+            except Exception as exc:  # the worker process itself died (e.g. out of memory)
+                success, run_id, error = False, None, f"{type(exc).__name__}: {exc}"
+            seconds = time.monotonic() - started
+            self.finish(index, RunOutcome(self.plan[index], success, run_id, seconds, log_path, error))
+
+
 def execute_plan(
     plan: Sequence[PlannedRun],
     defs_ref: str,
@@ -222,58 +274,31 @@ def execute_plan(
     """Run every planned run once the runs it waits for succeeded, the one with most runs waiting on
     it first; a run whose upstream failed is reported as not started (failed). `logs_dir` set: each
     run's console output goes to `<logs_dir>/<k>-<asset>.log`; unset: it goes to this terminal."""
-    limits = _tag_limits(instance)
+    state = _Scheduler(plan, jobs, _tag_limits(instance), on_done, Progress(total=len(plan), jobs=jobs))
     descendants = _descendant_counts(plan)
     context = multiprocessing.get_context("forkserver")
     context.set_forkserver_preload([defs_ref.partition(":")[0]])
-    progress = Progress(total=len(plan), jobs=jobs)
     # Runs side by side share the cores: each gets its share of torch/OpenMP threads, since
     # oversubscribed threads spin against each other (unless the user chose a thread count).
     environ = {"OMP_NUM_THREADS": str(max(1, (os.cpu_count() or 1) // jobs)), **os.environ}
-    outcomes: dict[int, RunOutcome] = {}
-    running: dict[Future, tuple[int, float, Path | None]] = {}
     if logs_dir is not None:
         logs_dir.mkdir(parents=True, exist_ok=True)
-
-    def finish(index: int, outcome: RunOutcome) -> None:
-        outcomes[index] = outcome
-        progress.done += 1
-        progress.busy_seconds += outcome.seconds
-        on_done(outcome, progress)
-
     order = sorted(range(len(plan)), key=lambda i: (-descendants[i], i))
     with ProcessPoolExecutor(max_workers=jobs, mp_context=context, max_tasks_per_child=1) as pool:
-        while len(outcomes) < len(plan):
-            finished_before = len(outcomes)
+        while len(state.outcomes) < len(plan):
+            finished_before = len(state.outcomes)
             for index in order:
-                run = plan[index]
-                if index in outcomes or any(i == index for i, _t, _p in running.values()):
+                if not state.may_start(index):
                     continue
-                failed_upstream = [i for i in run.after if i in outcomes and not outcomes[i].success]
-                if failed_upstream:
-                    reason = f"not started: {plan[failed_upstream[0]].label} failed"
-                    finish(index, RunOutcome(run, False, None, 0.0, error=reason))
-                    continue
-                if len(running) >= jobs or not all(i in outcomes for i in run.after):
-                    continue
-                if _blocked_by_limits(run, (plan[i] for i, _t, _p in running.values()), limits):
-                    continue
-                name = run.label.replace(" ", "").replace("[", "-").replace("]", "").replace(",", "+")
-                log_path = logs_dir / f"{index + 1:02d}-{name}.log" if logs_dir is not None else None
+                log_path = _log_path(logs_dir, index, plan[index])
                 log_file = str(log_path) if log_path else None
-                future = pool.submit(_execute_one, defs_ref, run, log_file, run_config_for(run), environ)
-                running[future] = (index, time.monotonic(), log_path)
-            if not running:
-                if len(outcomes) == finished_before:
+                future = pool.submit(
+                    _execute_one, defs_ref, plan[index], log_file, run_config_for(plan[index]), environ
+                )
+                state.running[future] = (index, time.monotonic(), log_path)
+            if not state.running:
+                if len(state.outcomes) == finished_before:
                     raise RuntimeError("no planned run can start: the plan's dependencies are inconsistent")
                 continue
-            done, _pending = wait(running, return_when=FIRST_COMPLETED)
-            for future in done:
-                index, started, log_path = running.pop(future)
-                try:
-                    success, run_id, error = future.result()
-                except Exception as exc:  # the worker process itself died (e.g. out of memory)
-                    success, run_id, error = False, None, f"{type(exc).__name__}: {exc}"
-                seconds = time.monotonic() - started
-                finish(index, RunOutcome(plan[index], success, run_id, seconds, log_path, error))
-    return [outcomes[i] for i in range(len(plan))]
+            state.collect()
+    return [state.outcomes[i] for i in range(len(plan))]
