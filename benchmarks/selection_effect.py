@@ -50,7 +50,6 @@ from deita_assets.assets.evaluation import (
     strategy_comparison,
 )
 from deita_assets.assets.ingest import write_shard
-from deita_assets.assets.pool_scores import COLUMNS as POOL_SCORES_COLUMNS
 from deita_assets.assets.pool_scores import DIMENSIONS
 from deita_assets.assets.training import finetuned_model
 from deita_assets.core.inbox import copy_into_inbox, plan_inbox, scan_inbox
@@ -59,7 +58,7 @@ from deita_assets.core.strategies import reads_ifd, strategy_of
 from deita_assets.partitions import pool_shard
 from deita_assets.resources.llm import LLMResource
 from deita_assets.resources.scorers import ScorersResource
-from deita_assets.resources.store import DuckDBStore
+from deita_assets.resources.store import DuckDBStore, table_schema
 from deita_assets.resources.trainer import TrainerResource
 
 BENCHMARK_SQL = Path(__file__).parent / "sql"
@@ -461,7 +460,7 @@ def main() -> None:
         print("reusing the demo pool, eval_holdout and base evaluation already in --home")
     else:
         prepare(store, args, home, resources, eval_config)
-    scored = [s for s in strategies if strategy_of(s).order in POOL_SCORES_COLUMNS]
+    scored = [s for s in strategies if strategy_of(s).order in table_schema("pool_scores").names]
     if scored and args.reuse_home and store.fetch_arrow("select_pool_scores_status").num_rows:
         print(f"reusing pool_scores and pool_embeddings already in --home for {scored}")
         print(ifd_summary(store, resources["scorers"], []))

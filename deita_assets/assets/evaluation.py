@@ -37,7 +37,7 @@ from deita_assets.core.training import load_trained
 from deita_assets.partitions import strategy
 from deita_assets.paths import artifacts_dir
 from deita_assets.resources.llm import LLMResource
-from deita_assets.resources.store import DuckDBStore
+from deita_assets.resources.store import DuckDBStore, typed_rows
 from deita_assets.resources.trainer import TrainerResource
 
 BASE = "base"
@@ -99,17 +99,7 @@ def eval_holdout(
             }
             for k, q in enumerate(item.questions)
         ]
-    table = pa.Table.from_pylist(
-        rows,
-        schema=pa.schema(
-            [
-                ("row_id", pa.string()),
-                ("benchmark", pa.string()),
-                ("prompt", pa.string()),
-                ("reference", pa.string()),
-            ]
-        ),
-    )
+    table = typed_rows("eval_holdout", rows)
     store.replace_partition("eval_holdout", [], table)
     sources: dict[str, int] = {}
     for c in held:

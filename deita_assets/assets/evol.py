@@ -8,7 +8,6 @@ from collections import Counter
 from typing import Any
 
 import dagster as dg
-import pyarrow as pa
 from pydantic import Field
 
 from deita_assets.core import evol
@@ -17,7 +16,7 @@ from deita_assets.core.prompts import COMPLEXITY, evol_request
 from deita_assets.core.report import counts_table, markdown_table
 from deita_assets.partitions import dimension
 from deita_assets.resources.llm import LLMResource
-from deita_assets.resources.store import DuckDBStore
+from deita_assets.resources.store import DuckDBStore, typed_rows
 
 GROUP = "evol"
 
@@ -53,7 +52,7 @@ def evol_seed(
     rows = [
         {"seed_id": i, **by_id[row_id], "sample_seed": config.sample_seed} for i, row_id in enumerate(chosen)
     ]
-    table = pa.Table.from_pylist(rows, schema=_SEED_SCHEMA)
+    table = typed_rows("evol_seed", rows)
     store.replace_partition("evol_seed", [], table)
     if len(rows) < config.size:
         context.log.warning(f"only {len(rows)} eligible single-turn rows for {config.size} requested seeds")
@@ -70,43 +69,11 @@ def evol_seed(
     )
 
 
-_SEED_SCHEMA = pa.schema(
-    [
-        ("seed_id", pa.int32()),
-        ("row_id", pa.string()),
-        ("source", pa.string()),
-        ("instruction", pa.string()),
-        ("response", pa.string()),
-        ("sample_seed", pa.int32()),
-    ]
-)
-
-
 class EvolConfig(dg.Config):
     rounds: int = Field(default=evol.ROUNDS, description="M evolution rounds per seed (paper: 5).")
     temperature: float = Field(default=0.7, description="Sampling temperature of the rewriter.")
     max_tokens_cap: int = Field(default=1024, description="Upper bound on tokens per rewrite.")
     op_salt: int = Field(default=0, description="Changes the seeded choice of operation per round.")
-
-
-_VARIANT_SCHEMA = pa.schema(
-    [
-        ("dimension", pa.string()),
-        ("seed_id", pa.int32()),
-        ("round", pa.int32()),
-        ("instruction", pa.string()),
-        ("response", pa.string()),
-        ("op", pa.string()),
-        ("status", pa.string()),
-        ("flags", pa.list_(pa.string())),
-        ("reason", pa.string()),
-        ("finish_reason", pa.string()),
-        ("backend", pa.string()),
-        ("model", pa.string()),
-        ("template_version", pa.string()),
-        ("llm_request_key", pa.string()),
-    ]
-)
 
 
 def _variant_row(
@@ -168,7 +135,7 @@ def evolved_variants(
                     rows.append(_variant_row(dim, seed, variant, None, None))
             context.log.info(f"{dim} round {round_}: {len(alive)} rewrites, {len(failed_at)} seeds stopped")
         usage = session.usage_metadata()
-    table = pa.Table.from_pylist(rows, schema=_VARIANT_SCHEMA)
+    table = typed_rows("evolved_variants", rows)
     store.replace_partition("evolved_variants", [dim], table)
     return dg.MaterializeResult(metadata={**_variants_metadata(rows), **usage})
 

@@ -13,7 +13,6 @@ from typing import Any
 
 import dagster as dg
 import numpy as np
-import pyarrow as pa
 from pydantic import Field
 
 from deita_assets.assets.reward import reward_scores
@@ -26,7 +25,7 @@ from deita_assets.paths import artifacts_dir
 from deita_assets.resources.embedder import EmbedderResource
 from deita_assets.resources.reward import RewardResource
 from deita_assets.resources.scorers import ScorersResource
-from deita_assets.resources.store import DuckDBStore
+from deita_assets.resources.store import DuckDBStore, typed_rows
 from deita_assets.resources.trainer import TrainerResource
 
 SEED_MODEL_RUN = "mods_seed"  # the `strategy` value of the seed model's training_runs-shaped row
@@ -68,51 +67,6 @@ class ModsNecessityConfig(dg.Config):
     max_prompt_tokens: int = Field(default=512, ge=16)
     batch_size: int = Field(default=8, ge=1, description="Prompts per generate() call.")
     seed: int = Field(default=0, description="Demo-cap sample order and k-center start.")
-
-
-SEED_SCHEMA = pa.schema(
-    [
-        ("row_id", pa.string()),
-        ("shard", pa.string()),
-        ("pick_order", pa.int32()),
-        ("reward", pa.float64()),
-        ("pick_distance", pa.float64()),
-        ("instruction", pa.string()),
-        ("alpha", pa.float64()),
-        ("reward_source", pa.string()),
-        ("embedder", pa.string()),
-        ("k_requested", pa.int32()),
-    ]
-)
-NECESSITY_SCHEMA = pa.schema(
-    [
-        ("row_id", pa.string()),
-        ("shard", pa.string()),
-        ("reward", pa.float64()),
-        ("instruction", pa.string()),
-        ("generated", pa.string()),
-        ("own_reward", pa.float64()),
-        ("status", pa.string()),
-        ("necessary", pa.bool_()),
-        ("augmented", pa.bool_()),
-        ("pick_order", pa.int32()),
-        ("pick_distance", pa.float64()),
-        ("nearest_row_id", pa.string()),
-        ("nearest_sim", pa.float64()),
-        ("beta", pa.float64()),
-    ]
-)
-SELECTION_SCHEMA = pa.schema(
-    [
-        ("row_id", pa.string()),
-        ("examined_order", pa.int32()),
-        ("score", pa.float64()),
-        ("kept", pa.bool_()),
-        ("reason", pa.string()),
-        ("nearest_row_id", pa.string()),
-        ("nearest_sim", pa.float64()),
-    ]
-)
 
 
 def _rewarded_rows(store: DuckDBStore) -> list[dict[str, Any]]:
@@ -181,7 +135,7 @@ def mods_seed(
         }
         for order, i in enumerate(run.order.tolist())
     ]
-    store.replace_partition("mods_seed", [], pa.Table.from_pylist(picks, schema=SEED_SCHEMA))
+    store.replace_partition("mods_seed", [], typed_rows("mods_seed", picks))
     rewards = [r["reward"] for r in rows if r["reward"] is not None]
     context.log.info(f"MoDS seed: {len(picks)} of {len(high)} high-quality rows (alpha={alpha})")
     return dg.MaterializeResult(
@@ -364,11 +318,11 @@ def mods_necessity(
         augmented_ids,
         nearest,
     )
-    store.replace_partition("mods_necessity", [], pa.Table.from_pylist(table, schema=NECESSITY_SCHEMA))
+    store.replace_partition("mods_necessity", [], typed_rows("mods_necessity", table))
     store.replace_partition(
         "mods_selection",
         [],
-        pa.Table.from_pylist(selection, schema=SELECTION_SCHEMA),
+        typed_rows("mods_selection", selection),
     )
     reasons = Counter(s["reason"] for s in selection)
     own = [t["own_reward"] for t in table if t.get("own_reward") is not None]

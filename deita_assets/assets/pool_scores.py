@@ -11,7 +11,6 @@ from typing import Any
 
 import dagster as dg
 import numpy as np
-import pyarrow as pa
 
 from deita_assets.assets.scorers import GROUP, TRADE_OFF, scorer_model
 from deita_assets.automation import PER_SHARD
@@ -26,40 +25,12 @@ from deita_assets.paths import artifacts_dir
 from deita_assets.resources.embedder import EmbedderResource
 from deita_assets.resources.llm import LLMResource
 from deita_assets.resources.scorers import ScorersResource
-from deita_assets.resources.store import DuckDBStore
+from deita_assets.resources.store import DuckDBStore, typed_rows
 
 CODE_VERSION = "pool_scores-v1"
 COMPLETE_CHECK, RANGE_CHECK = "every_row_scored_or_failed", "scores_in_range"
 DIMENSIONS = ("complexity", "quality")
 LM_KINDS = ("lm", "pretrained")
-
-_SCHEMA = pa.schema(
-    [
-        ("shard", pa.string()),
-        ("row_id", pa.string()),
-        ("source", pa.string()),
-        ("n_turns", pa.int32()),
-        ("complexity", pa.list_(pa.float64())),
-        ("quality", pa.list_(pa.float64())),
-        ("evol_score", pa.float64()),
-        ("aggregate", pa.string()),
-        ("status", pa.string()),
-        ("failure_reason", pa.string()),
-        ("truncated_turns", pa.int32()),
-        ("scorer", pa.string()),
-        ("scorer_kind", pa.string()),
-        ("input_fingerprint", pa.string()),
-        ("ifd", pa.float64()),
-        ("ifd_turns", pa.list_(pa.float64())),
-        ("ifd_status", pa.string()),
-        ("ifd_reason", pa.string()),
-        ("ifd_truncated_turns", pa.int32()),
-    ]
-)
-
-
-# what selection may order by or filter on from this asset (the rest of the pool row comes from `pool`)
-COLUMNS = frozenset(_SCHEMA.names)
 
 
 def scorer_specs(store: DuckDBStore, scorers: ScorersResource, embedder: EmbedderResource, llm: LLMResource):
@@ -283,7 +254,8 @@ def pool_scores(
     ifd, ifd_stats = _ifd(rows, scorers)
     label = ";".join(f"{d}={_label(specs[d])}" for d in DIMENSIONS)
     kind = scorers.pool_kind
-    table = pa.Table.from_pylist(
+    table = typed_rows(
+        "pool_scores",
         [
             {
                 **r,
@@ -296,7 +268,6 @@ def pool_scores(
             }
             for r, i in zip(out, ifd, strict=True)
         ],
-        schema=_SCHEMA,
     )
     store.replace_partition("pool_scores", [shard], table)
     status = Counter(r["status"] for r in out)

@@ -9,7 +9,6 @@ from collections import Counter, defaultdict
 from typing import Any
 
 import dagster as dg
-import pyarrow as pa
 from pydantic import Field
 
 from deita_assets.assets.evol import GROUP, FailureRateConfig, evolved_variants
@@ -19,26 +18,9 @@ from deita_assets.core.prompts import COMPLEXITY, rank_request, repair_request
 from deita_assets.core.report import counts_table, markdown_table
 from deita_assets.partitions import dimension
 from deita_assets.resources.llm import LLMResource
-from deita_assets.resources.store import DuckDBStore
+from deita_assets.resources.store import DuckDBStore, typed_rows
 
 USABLE = (evol.OK, evol.DEGENERATE)
-
-_SCHEMA = pa.schema(
-    [
-        ("dimension", pa.string()),
-        ("seed_id", pa.int32()),
-        ("round", pa.int32()),
-        ("shown_position", pa.int32()),
-        ("score", pa.float64()),
-        ("parse_status", pa.string()),
-        ("reason", pa.string()),
-        ("raw_reply", pa.string()),
-        ("backend", pa.string()),
-        ("model", pa.string()),
-        ("template_version", pa.string()),
-        ("llm_request_key", pa.string()),
-    ]
-)
 
 
 class RankConfig(dg.Config):
@@ -135,7 +117,7 @@ def ranked_scores(
         template = (to_repair[s] if outcome.status == evol.RANK_REPAIRED else requests[s]).template_version
         rows += _rows(dim, s, n, orders[s], outcome, template)
     rows.sort(key=lambda r: (r["seed_id"], r["round"]))
-    store.replace_partition("ranked_scores", [dim], pa.Table.from_pylist(rows, schema=_SCHEMA))
+    store.replace_partition("ranked_scores", [dim], typed_rows("ranked_scores", rows))
     return dg.MaterializeResult(metadata={**_metadata(rows, grouped, text), **usage})
 
 

@@ -5,7 +5,6 @@ from collections import Counter
 
 import dagster as dg
 import numpy as np
-import pyarrow as pa
 
 from deita_assets.automation import PER_SHARD
 from deita_assets.core.formats import instruction_response_pairs
@@ -14,22 +13,7 @@ from deita_assets.core.reward import row_reward
 from deita_assets.partitions import pool_shard
 from deita_assets.resources.reward import RewardResource
 from deita_assets.resources.scorers import ScorersResource
-from deita_assets.resources.store import DuckDBStore
-
-REWARD_SCHEMA = pa.schema(
-    [
-        ("shard", pa.string()),
-        ("row_id", pa.string()),
-        ("rewards", pa.list_(pa.float64())),
-        ("reward", pa.float64()),
-        ("status", pa.string()),
-        ("failure_reason", pa.string()),
-        ("n_pairs", pa.int32()),
-        ("n_truncated", pa.int32()),
-        ("source_kind", pa.string()),
-        ("source", pa.string()),
-    ]
-)
+from deita_assets.resources.store import DuckDBStore, typed_rows
 
 
 @dg.asset(
@@ -79,7 +63,7 @@ def reward_scores(
                 "source": described["model"],
             }
         )
-    table = pa.Table.from_pylist(rows, schema=REWARD_SCHEMA)
+    table = typed_rows("reward_scores", rows)
     store.replace_partition("reward_scores", [shard], table)
     ok = np.array([r["reward"] for r in rows if r["reward"] is not None], dtype=np.float64)
     failures = Counter(r["failure_reason"] for r in rows if r["failure_reason"])

@@ -20,7 +20,6 @@ from typing import Any
 
 import dagster as dg
 import numpy as np
-import pyarrow as pa
 from pydantic import Field
 
 from deita_assets.core import scorer as sc
@@ -31,7 +30,7 @@ from deita_assets.partitions import dimension
 from deita_assets.paths import artifacts_dir
 from deita_assets.resources.embedder import EmbedderResource
 from deita_assets.resources.scorers import ScorersResource
-from deita_assets.resources.store import DuckDBStore
+from deita_assets.resources.store import DuckDBStore, typed_rows
 
 GROUP = "scorers"
 USABLE_VARIANTS = ("ok", "degenerate")
@@ -40,30 +39,6 @@ TRADE_OFF = (
     "lm: the paper's scorer, ~10-15 rows/s on 2 CPU cores (a 300K pool takes about half a day); "
     "embedding_head: ridge on sentence embeddings, embedding speed, usually lower dev Spearman; "
     "openai_logprobs: the same template on an OpenAI-compatible server (vLLM at scale)."
-)
-
-
-_EVAL_SCHEMA = pa.schema(
-    [
-        ("dimension", pa.string()),
-        ("scorer_kind", pa.string()),
-        ("model_path", pa.string()),
-        ("model_hash", pa.string()),
-        ("base_model", pa.string()),
-        ("trained", pa.bool_()),
-        ("template_fingerprint", pa.string()),
-        ("embedder", pa.string()),
-        ("dev_spearman", pa.float64()),
-        ("dev_accuracy", pa.float64()),
-        ("dev_mae", pa.float64()),
-        ("rows_per_second", pa.float64()),
-        ("n_train", pa.int32()),
-        ("n_dev", pa.int32()),
-        ("n_dev_failed", pa.int32()),
-        ("train_steps", pa.int32()),
-        ("final_loss", pa.float64()),
-        ("train_seconds", pa.float64()),
-    ]
 )
 
 
@@ -308,7 +283,7 @@ def scorer_model(
         )
     for row in rows:
         row.update(n_train=len(train), template_fingerprint=sc.template_fingerprint(scorers.template(dim)))
-    table = pa.Table.from_pylist(rows, schema=_EVAL_SCHEMA)
+    table = typed_rows("scorer_eval", rows)
     store.replace_partition("scorer_eval", [dim], table)
     low = [e for e in evals if e["spearman"] is None or e["spearman"] < config.dev_spearman_floor]
     check = dg.AssetCheckResult(

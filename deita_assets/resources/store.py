@@ -90,6 +90,39 @@ def create_tables(conn: duckdb.DuckDBPyConnection, tables: Sequence[str]) -> Non
             raise ValueError(f"no sql/create_*.sql defines a table {table!r}")
 
 
+@cache
+def _declared_columns(table: str) -> tuple[pa.Schema, frozenset[str]]:
+    """The table's Arrow schema and its DEFAULT columns, read off its DDL in an in-memory DuckDB."""
+    conn = duckdb.connect()
+    try:
+        create_tables(conn, [table])
+        types = conn.sql(load_sql_for_table("select_no_rows", table)).to_arrow_table().schema
+        described = conn.execute(load_sql("select_table_columns"), [table]).fetchall()
+    finally:
+        conn.close()
+    nullable = {name: is_nullable for name, is_nullable, _ in described}
+    schema = pa.schema([field.with_nullable(nullable[field.name]) for field in types])
+    return schema, frozenset(name for name, _, has_default in described if has_default)
+
+
+def table_schema(table: str) -> pa.Schema:
+    """The Arrow schema of a stored table, derived from its `sql/create_*.sql` (the one declaration of
+    its columns): DDL order, DuckDB's types, NOT NULL columns non-nullable, as the Parquet files hold it."""
+    return _declared_columns(table)[0]
+
+
+def typed_rows(table: str, rows: Sequence[Mapping[str, Any]]) -> pa.Table:
+    """`rows` as an Arrow table typed by the table's DDL, for `commit` / `replace_partition`.
+
+    A column the DDL gives a DEFAULT (e.g. `scored_at`) and no row names is left out, so the store
+    fills it; any other column a row lacks is NULL, and the write refuses it if the DDL says NOT NULL.
+    """
+    schema, defaulted = _declared_columns(table)
+    named = set().union(*rows)
+    fields = [field for field in schema if field.name in named or field.name not in defaulted]
+    return pa.Table.from_pylist(list(rows), schema=pa.schema(fields))
+
+
 def write_parquet(table: str, rows: pa.Table, final: Path) -> None:
     """Rows checked against the table's DDL (types, NOT NULL, defaults), written to a temp file and
     renamed into place: the final name only ever holds a complete file."""
