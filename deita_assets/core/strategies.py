@@ -1,7 +1,7 @@
 """The one registry of selection strategies: partitions, dispatch, labels and defaults derive from it.
 
 Adding a strategy is one `Strategy` entry here (plus, for a new kind of walk, its walk function in
-assets/selection.py `WALKS`). Walk kinds:
+assets/selection_walks.py `WALKS`). Walk kinds:
 - `top`: the m rows with the highest `order` value (ties by row id), or a seeded random m when `order`
   is None; only rows whose `eligible` column is true compete.
 - `repr_filter`: the Repr Filter (keep a row only if cosine ≤ τ to every kept row) walking `order`

@@ -4,7 +4,7 @@ from pathlib import Path
 
 import deita_assets
 from deita_assets import automation, cli, partitions
-from deita_assets.assets import selection
+from deita_assets.assets import selection_walks
 from deita_assets.core.strategies import (
     BY_NAME,
     DEFAULT_COMPARISON,
@@ -19,7 +19,7 @@ from deita_assets.core.strategies import (
 def test_partitions_dispatch_labels_and_defaults_derive_from_the_registry():
     assert partitions.strategy.get_partition_keys() == NAMES == [s.name for s in REGISTRY]
     assert len(set(NAMES)) == len(NAMES)
-    assert set(selection.WALKS) == {s.walk for s in REGISTRY}  # every walk kind has one function
+    assert set(selection_walks.WALKS) == {s.walk for s in REGISTRY}  # every walk kind has one function
     assert automation.DEFAULT_REFRESH_STRATEGIES == DEFAULT_COMPARISON == "deita,random,longest_response"
     quickstart = cli.build_parser().parse_args(["quickstart"])
     assert quickstart.strategies == DEFAULT_COMPARISON
@@ -29,7 +29,7 @@ def test_partitions_dispatch_labels_and_defaults_derive_from_the_registry():
         "superfilter_diverse",
     }
     for entry in REGISTRY:
-        assert entry.order is None or entry.order in selection.ORDER_SQL or entry.walk == "top"
+        assert entry.order is None or entry.order in selection_walks.ORDER_SQL or entry.walk == "top"
         assert f"- {entry.name}: " in describe()
     assert strategy_of("superfilter").label == "IFD" and BY_NAME["longest_response"].order == "response_chars"
 
