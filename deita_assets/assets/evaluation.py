@@ -322,7 +322,7 @@ def evaluate_model(
     judgments: list[dict[str, Any]] = []
     usage: dict[str, Any] = {}
     if tasks:
-        with llm.session(store) as session:
+        with llm.session() as session:
             judgments = _run_judge(session, tasks, config, name)
             usage = session.usage_metadata()
     rows += judge_summary_rows(name, judgments)

@@ -25,7 +25,6 @@ from deita_assets.core.training import train_sft
 from deita_assets.paths import artifacts_dir
 from deita_assets.resources.embedder import EmbedderResource
 from deita_assets.resources.reward import RewardResource
-from deita_assets.resources.scorers import ScorersResource
 from deita_assets.resources.store import DuckDBStore
 from deita_assets.resources.trainer import TrainerResource
 
@@ -318,7 +317,6 @@ def mods_necessity(
     store: DuckDBStore,
     embedder: EmbedderResource,
     reward: RewardResource,
-    scorers: ScorersResource,
 ) -> dg.MaterializeResult:
     """MoDS steps 3b–4: rows the seed model answers badly (own reward < β), k-center over them -> augmented.
 
@@ -347,7 +345,7 @@ def mods_necessity(
     answers, prompts_cut, gen_seconds = _generate_own_answers(
         model_rows[0]["model_path"], instructions, config
     )
-    scored = reward.load(store, scorers).score(list(zip(instructions, answers, strict=True)))
+    scored = reward.load().score(list(zip(instructions, answers, strict=True)))
     statuses = [mods.necessity_status(_finite_or_none(s), beta) for s in scored.scores]
     necessary = [i for i, s in enumerate(statuses) if s == mods.NECESSARY_NOT_PICKED]
     run, _ = _kcenter(embedder, [instructions[i] for i in necessary], config.k, config.seed)

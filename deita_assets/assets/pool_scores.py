@@ -276,7 +276,7 @@ def pool_scores(
             check_results=_checks(store, shard),
         )
     start = time.perf_counter()
-    with llm.session(store) if scorers.pool_kind == "openai_logprobs" else nullcontext() as session:
+    with llm.session() if scorers.pool_kind == "openai_logprobs" else nullcontext() as session:
         built = {d: build_scorer(d, specs[d], scorers, embedder, session) for d in DIMENSIONS}
         out, stats = score_rows(rows, built["complexity"].score, built["quality"].score, scorers.aggregate)
     seconds = time.perf_counter() - start

@@ -234,7 +234,7 @@ def _alpagasus_walk(run: WalkInputs) -> Walk:
     }
     requests = {row_id: alpagasus.rating_requests(turns[row_id]) for row_id in chosen}
     flat = [request for row_id in chosen for request in requests[row_id]]
-    with run.llm.session(store) as session:
+    with run.llm.session() as session:
         results = iter(session.chat_many(flat))
         usage = session.usage_metadata()
     ratings: dict[str, float | None] = {}

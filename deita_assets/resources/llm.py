@@ -112,7 +112,7 @@ class DuckDBBatchLog:
 
 
 class LLMSession:
-    """What assets use inside `with llm.session(store) as session:`."""
+    """What assets use inside `with llm.session() as session:`."""
 
     def __init__(self, client: ChatClient | BatchClient, structured_output: bool) -> None:
         self.client = client
@@ -161,6 +161,7 @@ class LLMResource(dg.ConfigurableResource):
     bounded concurrency, cost accounting and a per-run budget. No base_url: a local llama.cpp server
     (xllamacpp) on the bundled SmolLM2-135M-Instruct, started per session on 127.0.0.1."""
 
+    store: DuckDBStore = Field(description="Where replies are cached (`llm_cache`) and batch ids kept.")
     base_url: str | None = Field(
         default=None, description="OpenAI-compatible base URL (…/v1). None: start the local offline server."
     )
@@ -229,19 +230,19 @@ class LLMResource(dg.ConfigurableResource):
         "threads compete with other processes for every core).",
     )
 
-    def _client(self, settings: ClientSettings, store: DuckDBStore, usage: Usage) -> ChatClient | BatchClient:
-        cache = DuckDBResultCache(store)
+    def _client(self, settings: ClientSettings, usage: Usage) -> ChatClient | BatchClient:
+        cache = DuckDBResultCache(self.store)
         if self.mode == "online":
             return ChatClient(settings, cache, usage)
         export_dir = None
         if self.mode == "export":
-            export_dir = Path(self.batch_export_dir or store.path.parent / "llm_batches")
+            export_dir = Path(self.batch_export_dir or self.store.path.parent / "llm_batches")
         batch = BatchSettings(self.batch_poll_interval, self.batch_deadline, export_dir=export_dir)
-        log = DuckDBBatchLog(store, settings.backend, settings.model)
+        log = DuckDBBatchLog(self.store, settings.backend, settings.model)
         return BatchClient(settings, batch, cache, log, usage)
 
     @contextmanager
-    def session(self, store: DuckDBStore) -> Iterator[LLMSession]:
+    def session(self) -> Iterator[LLMSession]:
         """Start the backend if local, yield a session, then stop it; usage is per session."""
         local = self.base_url is None
         if local and self.mode == "batch":
@@ -276,14 +277,14 @@ class LLMResource(dg.ConfigurableResource):
                 prices=prices if self.mode == "online" else prices.scaled(self.batch_price_factor),
                 budget=Budget(self.max_requests, self.max_total_tokens, self.max_dollars),
             )
-            client = self._client(settings, store, usage)
+            client = self._client(settings, usage)
             try:
                 yield LLMSession(client, self.structured_output)
             finally:
                 client.close()
 
 
-def llm_from_env(environ: Mapping[str, str]) -> LLMResource:
+def llm_from_env(environ: Mapping[str, str], store: DuckDBStore) -> LLMResource:
     """LLMResource from DEITA_LLM_* env vars, bound as dg.EnvVar so values (the key above all) stay
     out of run config and the UI; unset vars keep the offline defaults."""
     fields = {
@@ -321,4 +322,4 @@ def llm_from_env(environ: Mapping[str, str]) -> LLMResource:
             "false",
             "no",
         )
-    return LLMResource(**config)
+    return LLMResource(store=store, **config)

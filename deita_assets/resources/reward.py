@@ -36,6 +36,8 @@ _lock = threading.Lock()
 class RewardResource(dg.ConfigurableResource):
     """Reward model for MoDS; loaded once per process and configuration."""
 
+    store: DuckDBStore = Field(description="Where `scorer_eval` names the trained quality scorer.")
+    scorers: ScorersResource = Field(description="Loads the quality scorer (template, dtype, cache).")
     model: str = Field(
         default=QUALITY_SCORER,
         description=(
@@ -49,12 +51,12 @@ class RewardResource(dg.ConfigurableResource):
     batch_size: int = Field(default=8, ge=1, description="HF models: pairs per forward pass.")
     label_index: int = Field(default=0, ge=0, description="Which output logit is the reward (HF models).")
 
-    def load(self, store: DuckDBStore, scorers: ScorersResource) -> RewardSource:
+    def load(self) -> RewardSource:
         """The reward source. The quality scorer is the newest LM scorer in `scorer_eval`, loaded by
         the `scorers` resource with the template it was trained on (refused if the template changed)."""
         offline_by_default()
         if self.model == QUALITY_SCORER:
-            return self._quality_scorer(store, scorers)
+            return self._quality_scorer()
         key = (self.model, self.label_index, self.max_length, self.batch_size)
         with _lock:
             if key not in _loaded:
@@ -63,8 +65,8 @@ class RewardResource(dg.ConfigurableResource):
                 )
             return _loaded[key]
 
-    def _quality_scorer(self, store: DuckDBStore, scorers: ScorersResource) -> QualityScorerReward:
-        found = store.fetch_arrow(
+    def _quality_scorer(self) -> QualityScorerReward:
+        found = self.store.fetch_arrow(
             "select_mods_quality_scorer", ["quality", list(LM_SCORER_KINDS)]
         ).to_pylist()
         if not found:
@@ -73,7 +75,7 @@ class RewardResource(dg.ConfigurableResource):
                 "or set the reward resource's `model` to an HF reward model"
             )
         row = found[0]
-        if row["template_fingerprint"] != template_fingerprint(scorers.template("quality")):
+        if row["template_fingerprint"] != template_fingerprint(self.scorers.template("quality")):
             raise RuntimeError("the quality template changed since scorer_model ran: re-materialize it")
-        scorer = scorers.lm_scorer(row["model_path"], row["model_hash"], "quality")
+        scorer = self.scorers.lm_scorer(row["model_path"], row["model_hash"], "quality")
         return QualityScorerReward(scorer, row["model_path"], row["model_hash"])
