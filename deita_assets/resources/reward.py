@@ -10,13 +10,10 @@ pool_scores), so reward_scores and pool_scores' quality read the same model the 
 
 from __future__ import annotations
 
-import threading
-from typing import Any
-
 import dagster as dg
 from pydantic import Field
 
-from deita_assets.core.models import offline_by_default
+from deita_assets.core.models import loaded_once, offline_by_default
 from deita_assets.core.reward import (
     ORIGINAL_REWARD_MODEL,
     QualityScorerReward,
@@ -29,8 +26,6 @@ from deita_assets.resources.store import DuckDBStore
 
 QUALITY_SCORER = "deita:quality_scorer"
 LM_SCORER_KINDS = ("lm", "pretrained")  # scorer_eval kinds that are causal-LM scorers (scorer_model)
-_loaded: dict[tuple[Any, ...], RewardSource] = {}
-_lock = threading.Lock()
 
 
 class RewardResource(dg.ConfigurableResource):
@@ -57,13 +52,13 @@ class RewardResource(dg.ConfigurableResource):
         offline_by_default()
         if self.model == QUALITY_SCORER:
             return self._quality_scorer()
-        key = (self.model, self.label_index, self.max_length, self.batch_size)
-        with _lock:
-            if key not in _loaded:
-                _loaded[key] = load_sequence_classification_reward(
-                    self.model, self.max_length, self.batch_size, self.label_index
-                )
-            return _loaded[key]
+        key = ("reward", self.model, self.label_index, self.max_length, self.batch_size)
+        return loaded_once(
+            key,
+            lambda: load_sequence_classification_reward(
+                self.model, self.max_length, self.batch_size, self.label_index
+            ),
+        )
 
     def _quality_scorer(self) -> QualityScorerReward:
         found = self.store.fetch_arrow(
