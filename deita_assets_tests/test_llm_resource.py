@@ -6,9 +6,9 @@ import dagster as dg
 import pytest
 
 from deita_assets.cli import main
-from deita_assets.core.llm import ChatRequest
+from deita_assets.core.llm import ChatRequest, ClientSettings
 from deita_assets.core.models import BUNDLED_LLM
-from deita_assets.resources.llm import LLMResource, endpoint_label, llm_from_env
+from deita_assets.resources.llm import CLIENT_KNOBS, LLMResource, endpoint_label, llm_from_env
 from deita_assets.resources.store import DuckDBStore
 from deita_assets_tests.batch_test_server import BatchTestServer
 from deita_assets_tests.llm_test_server import LLMTestServer
@@ -147,3 +147,23 @@ def test_llm_from_env_reads_batch_settings(store: DuckDBStore) -> None:
     resource = llm_from_env({"DEITA_LLM_MODE": "batch", "DEITA_LLM_BATCH_POLL_INTERVAL": "5"}, store)
     assert resource.mode == "batch" and resource.batch_poll_interval == 5.0
     assert resource.batch_price_factor == 0.5 and llm_from_env({}, store).mode == "online"
+
+
+def test_every_knob_is_declared_once(store: DuckDBStore) -> None:
+    """Each field is set by DEITA_LLM_<FIELD>; the client knobs' defaults are ClientSettings'."""
+    documented = {
+        "DEITA_LLM_MAX_RETRIES": ("max_retries", 2),
+        "DEITA_LLM_TIMEOUT": ("timeout", 7.5),
+        "DEITA_LLM_MAX_TOTAL_TOKENS": ("max_total_tokens", 100),
+        "DEITA_LLM_BATCH_EXPORT_DIR": ("batch_export_dir", "/tmp/x"),
+        "DEITA_LLM_MAX_TOKENS_PARAM": ("max_tokens_param", "max_completion_tokens"),
+    }
+    environ = {var: str(value) for var, (_name, value) in documented.items()}
+    resource = llm_from_env(environ, store)
+    for var, (name, value) in documented.items():
+        bound = getattr(resource, name)
+        assert bound == value or bound in (dg.EnvVar(var), dg.EnvVar.int(var)), name
+    defaults = ClientSettings(base_url="", model="", backend="")
+    for name in CLIENT_KNOBS:
+        if name not in ("base_url", "model", "api_key"):  # the endpoint itself: no client default
+            assert getattr(LLMResource(store=store), name) == getattr(defaults, name), name
