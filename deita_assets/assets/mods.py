@@ -22,7 +22,6 @@ from deita_assets.core import mods
 from deita_assets.core.kcenter import KCenterResult, k_center_greedy
 from deita_assets.core.report import counts_table, histogram_table, markdown_table
 from deita_assets.core.training import train_sft
-from deita_assets.paths import artifacts_dir
 from deita_assets.resources.embedder import EmbedderResource
 from deita_assets.resources.reward import RewardResource
 from deita_assets.resources.store import DuckDBStore
@@ -224,7 +223,7 @@ def mods_seed_model(
         raise ValueError("mods_seed is empty: materialize mods_seed first")
     trainer.prepare()
     sft = config.sft_config(trainer.base_model)
-    result = train_sft([r["turns"] for r in seed_rows], sft, artifacts_dir("mods_seed_model"))
+    result = train_sft([r["turns"] for r in seed_rows], sft, store.artifacts_dir("mods_seed_model"))
     record = training_run_row(SEED_MODEL_RUN, sft, result)
     store.replace_partition("mods_seed_model", [], record)
     context.log.info(f"MoDS seed model: {result.steps} steps, final loss {result.final_loss}")

@@ -39,7 +39,6 @@ from deita_assets.core.selection import (
 )
 from deita_assets.core.strategies import EVOL_LABEL, Strategy, WalkKind, WalkParams, strategy_of
 from deita_assets.partitions import strategy
-from deita_assets.paths import artifacts_dir
 from deita_assets.resources.embedder import EmbedderResource
 from deita_assets.resources.llm import LLMResource
 from deita_assets.resources.store import DuckDBStore
@@ -408,10 +407,10 @@ def _composition(pool: pa.Table, kept_ids: list[str]) -> str:
     return markdown_table(rows)
 
 
-def _plots(pool: pa.Table, walk: Walk, strategy_key: str) -> str:
+def _plots(store: DuckDBStore, pool: pa.Table, walk: Walk, strategy_key: str) -> str:
     """Two pictures for the asset page: the score the strategy ranks by (selected vs not), and the
     selection's composition by source beside the pool's."""
-    folder = artifacts_dir("selection", strategy_key)
+    folder = store.artifacts_dir("selection", strategy_key)
     kept = set(walk.kept_ids)
     examined = [(s, r in kept) for r, s in zip(walk.row_ids, walk.scores, strict=True) if s is not None]
     xlabel = "score the strategy ranks by"
@@ -470,7 +469,7 @@ def _exports(store: DuckDBStore, strategy_key: str, walk: Walk, pool: pa.Table) 
         {"row_id": r, "turns": found[r]["turns"], "source": found[r]["source"], "score": scores[r]}
         for r in kept
     ]
-    written = write_exports(rows, artifacts_dir("selection", strategy_key), strategy_key)
+    written = write_exports(rows, store.artifacts_dir("selection", strategy_key), strategy_key)
     meta: dict[str, Any] = {}
     for name, (path, count) in written.items():
         meta[f"export_{name}"] = dg.MetadataValue.path(str(path))
@@ -625,7 +624,7 @@ def selected_subset(
         "reasons": dg.MetadataValue.md(counts_table(Counter(walk.reasons), "reason")),
         "score_histograms": dg.MetadataValue.md(_histograms(pool, walk, params.strategy.label)),
         "source_composition": dg.MetadataValue.md(_composition(pool, walk.kept_ids)),
-        "plots": dg.MetadataValue.md(_plots(pool, walk, strategy_key)),
+        "plots": dg.MetadataValue.md(_plots(store, pool, walk, strategy_key)),
         "first_rejected": dg.MetadataValue.md(_first_rejected(store, walk)),
         **{k: v for k, v in walk.extra.items()},
     }
