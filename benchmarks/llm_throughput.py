@@ -49,10 +49,12 @@ def server_process(latency: float) -> Iterator[ServerProcess]:
 
 
 def run_once(server: ServerProcess, store: DuckDBStore, requests: list[ChatRequest], concurrency: int):
-    llm = LLMResource(base_url=server.base_url, model="bench", max_concurrency=concurrency, timeout=30)
+    llm = LLMResource(
+        store=store, base_url=server.base_url, model="bench", max_concurrency=concurrency, timeout=30
+    )
     before = server.requests
     session_start = time.perf_counter()
-    with llm.session(store) as session:
+    with llm.session() as session:
         start, cpu_start = time.perf_counter(), time.process_time()
         results = session.chat_many(requests)
         wall = time.perf_counter() - start

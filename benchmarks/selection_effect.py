@@ -56,7 +56,6 @@ from deita_assets.core.inbox import copy_into_inbox, plan_inbox, scan_inbox
 from deita_assets.core.ingest import ingest_file
 from deita_assets.core.strategies import reads_ifd, strategy_of
 from deita_assets.partitions import pool_shard
-from deita_assets.resources.llm import LLMResource
 from deita_assets.resources.scorers import ScorersResource
 from deita_assets.resources.store import DuckDBStore, table_schema
 from deita_assets.resources.trainer import TrainerResource
@@ -444,7 +443,6 @@ def main() -> None:
         **defs.resources,
         "store": store,
         "trainer": TrainerResource(torch_threads=args.threads),
-        "llm": defs.resources.get("llm", LLMResource()),
     }
     strategies = args.strategies.split(",")
     scorers = defs.resources.get("scorers", ScorersResource())

@@ -6,9 +6,9 @@ import dagster as dg
 import pytest
 
 from deita_assets.cli import main
-from deita_assets.core.llm import ChatRequest
+from deita_assets.core.llm import ChatRequest, ClientSettings
 from deita_assets.core.models import BUNDLED_LLM
-from deita_assets.resources.llm import LLMResource, endpoint_label, llm_from_env
+from deita_assets.resources.llm import CLIENT_KNOBS, LLMResource, endpoint_label, llm_from_env
 from deita_assets.resources.store import DuckDBStore
 from deita_assets_tests.batch_test_server import BatchTestServer
 from deita_assets_tests.llm_test_server import LLMTestServer
@@ -22,11 +22,13 @@ def req(text: str, **kwargs) -> ChatRequest:
 
 def test_duckdb_cache_survives_sessions_and_records_backend(store: DuckDBStore) -> None:
     with LLMTestServer() as server:
-        resource = LLMResource(base_url=server.base_url, model="m", api_key=FAKE_KEY, backend_label="test")
-        with resource.session(store) as session:
+        resource = LLMResource(
+            store=store, base_url=server.base_url, model="m", api_key=FAKE_KEY, backend_label="test"
+        )
+        with resource.session() as session:
             first = session.chat_many([req("a"), req("b", top_logprobs=2)])
             meta = session.usage_metadata()
-        with resource.session(store) as session:
+        with resource.session() as session:
             second = session.chat_many([req("a"), req("b", top_logprobs=2)])
             warm = session.usage_metadata()
     assert server.requests == 2
@@ -42,10 +44,10 @@ def test_duckdb_cache_survives_sessions_and_records_backend(store: DuckDBStore) 
 def test_duckdb_cache_replaces_a_rejected_reply_when_asked_again(store: DuckDBStore) -> None:
     accept = lambda result: bool(result.text)  # noqa: E731
     with LLMTestServer(faults=["empty"]) as server:
-        resource = LLMResource(base_url=server.base_url, model="m", backend_label="test")
-        with resource.session(store) as session:
+        resource = LLMResource(store=store, base_url=server.base_url, model="m", backend_label="test")
+        with resource.session() as session:
             assert session.chat_many([req("a")])[0].text == ""  # cached: no verdict given
-        with resource.session(store) as session:
+        with resource.session() as session:
             healed = session.chat_many([req("a")], accept)[0]
             meta = session.usage_metadata()
     assert (
@@ -64,14 +66,15 @@ def test_endpoint_label_drops_credentials_and_query() -> None:
     )
 
 
-def test_llm_from_env_binds_env_vars() -> None:
+def test_llm_from_env_binds_env_vars(store: DuckDBStore) -> None:
     resource = llm_from_env(
-        {"DEITA_LLM_BASE_URL": "http://x/v1", "DEITA_LLM_API_KEY": "k", "DEITA_LLM_MAX_CONCURRENCY": "3"}
+        {"DEITA_LLM_BASE_URL": "http://x/v1", "DEITA_LLM_API_KEY": "k", "DEITA_LLM_MAX_CONCURRENCY": "3"},
+        store,
     )
     assert resource.base_url == dg.EnvVar("DEITA_LLM_BASE_URL")
-    assert llm_from_env({}).base_url is None and llm_from_env({}).model == BUNDLED_LLM
-    assert llm_from_env({"DEITA_LLM_STRUCTURED_OUTPUT": "false"}).structured_output is False
-    assert llm_from_env({"DEITA_LLM_RUN_DEADLINE": "90"}).run_deadline == 90.0
+    assert llm_from_env({}, store).base_url is None and llm_from_env({}, store).model == BUNDLED_LLM
+    assert llm_from_env({"DEITA_LLM_STRUCTURED_OUTPUT": "false"}, store).structured_output is False
+    assert llm_from_env({"DEITA_LLM_RUN_DEADLINE": "90"}, store).run_deadline == 90.0
 
 
 @pytest.mark.slow
@@ -82,8 +85,8 @@ def test_local_backend_answers_with_json_schema(store: DuckDBStore) -> None:
         "required": ["answer"],
         "additionalProperties": False,
     }
-    resource = LLMResource(local_parallel=2, local_ctx_per_slot=1024)
-    with resource.session(store) as session:
+    resource = LLMResource(store=store, local_parallel=2, local_ctx_per_slot=1024)
+    with resource.session() as session:
         text, structured = session.chat_many(
             [
                 req("Say hello in three words.", max_tokens=16),
@@ -97,17 +100,24 @@ def test_local_backend_answers_with_json_schema(store: DuckDBStore) -> None:
 def test_batch_mode_resumes_a_persisted_batch_across_sessions(store: DuckDBStore) -> None:
     with BatchTestServer(polls_before_done=100) as server:
         resource = LLMResource(
-            base_url=server.base_url, model="m", mode="batch", batch_poll_interval=0.01, batch_deadline=0.05
+            store=store,
+            base_url=server.base_url,
+            model="m",
+            mode="batch",
+            batch_poll_interval=0.01,
+            batch_deadline=0.05,
         )
-        with resource.session(store) as session:  # a run cut off while the batch is still running
+        with resource.session() as session:  # a run cut off while the batch is still running
             assert {r.error_kind for r in session.chat_many([req("a"), req("b")])} == {"timeout"}
         with store.get_connection() as conn:
             assert conn.execute("SELECT batch_id FROM llm_batches").fetchall() == [("batch-0",)]
         server.polls_before_done = 0
-        with resource.session(store) as session:
+        with resource.session() as session:
             assert [r.text for r in session.chat_many([req("a"), req("b")])] == ["reply: a", "reply: b"]
-        online = LLMResource(base_url=server.base_url, model="m")  # same backend label: same keys
-        with online.session(store) as session:
+        online = LLMResource(
+            store=store, base_url=server.base_url, model="m"
+        )  # same backend label: same keys
+        with online.session() as session:
             assert all(r.cached for r in session.chat_many([req("a"), req("b")]))
     assert server.calls["create"] == 1
     with store.get_connection() as conn:
@@ -115,8 +125,10 @@ def test_batch_mode_resumes_a_persisted_batch_across_sessions(store: DuckDBStore
 
 
 def test_export_mode_writes_jsonl_and_llm_import_fills_the_cache(store: DuckDBStore, tmp_path) -> None:
-    export = LLMResource(model="m", backend_label="vllm", mode="export", batch_export_dir=str(tmp_path))
-    with export.session(store) as session:
+    export = LLMResource(
+        store=store, model="m", backend_label="vllm", mode="export", batch_export_dir=str(tmp_path)
+    )
+    with export.session() as session:
         results = session.chat_many([req("a")])
     assert results[0].error_kind == "batch_exported"
     (requests_path,) = tmp_path.glob("requests-*[0-9a-f].jsonl")
@@ -126,12 +138,32 @@ def test_export_mode_writes_jsonl_and_llm_import_fills_the_cache(store: DuckDBSt
     output = {"id": "x", "custom_id": line["custom_id"], "response": {"status_code": 200, "body": body}}
     (tmp_path / "results.jsonl").write_text(json.dumps(output) + "\n")
     assert main(["llm-import", str(requests_path), str(tmp_path / "results.jsonl")]) == 0
-    with export.session(store) as session:
+    with export.session() as session:
         again = session.chat_many([req("a")])
     assert again[0].cached and again[0].text == "offline"
 
 
-def test_llm_from_env_reads_batch_settings() -> None:
-    resource = llm_from_env({"DEITA_LLM_MODE": "batch", "DEITA_LLM_BATCH_POLL_INTERVAL": "5"})
+def test_llm_from_env_reads_batch_settings(store: DuckDBStore) -> None:
+    resource = llm_from_env({"DEITA_LLM_MODE": "batch", "DEITA_LLM_BATCH_POLL_INTERVAL": "5"}, store)
     assert resource.mode == "batch" and resource.batch_poll_interval == 5.0
-    assert resource.batch_price_factor == 0.5 and llm_from_env({}).mode == "online"
+    assert resource.batch_price_factor == 0.5 and llm_from_env({}, store).mode == "online"
+
+
+def test_every_knob_is_declared_once(store: DuckDBStore) -> None:
+    """Each field is set by DEITA_LLM_<FIELD>; the client knobs' defaults are ClientSettings'."""
+    documented = {
+        "DEITA_LLM_MAX_RETRIES": ("max_retries", 2),
+        "DEITA_LLM_TIMEOUT": ("timeout", 7.5),
+        "DEITA_LLM_MAX_TOTAL_TOKENS": ("max_total_tokens", 100),
+        "DEITA_LLM_BATCH_EXPORT_DIR": ("batch_export_dir", "/tmp/x"),
+        "DEITA_LLM_MAX_TOKENS_PARAM": ("max_tokens_param", "max_completion_tokens"),
+    }
+    environ = {var: str(value) for var, (_name, value) in documented.items()}
+    resource = llm_from_env(environ, store)
+    for var, (name, value) in documented.items():
+        bound = getattr(resource, name)
+        assert bound == value or bound in (dg.EnvVar(var), dg.EnvVar.int(var)), name
+    defaults = ClientSettings(base_url="", model="", backend="")
+    for name in CLIENT_KNOBS:
+        if name not in ("base_url", "model", "api_key"):  # the endpoint itself: no client default
+            assert getattr(LLMResource(store=store), name) == getattr(defaults, name), name

@@ -211,3 +211,12 @@ def test_a_version_3_store_is_refused_with_how_to_rebuild(deita_home: Path) -> N
     (deita_home / "deita.duckdb").write_bytes(b"old store")
     with pytest.raises(RuntimeError, match=r"schema version <= 3.*mv .*deita.duckdb.*re-materialize"):
         DuckDBStore(root=str(deita_home / "store")).fetch_arrow("select_evaluation")
+
+
+def test_artifacts_folder_is_the_stores_field_with_the_old_layout(deita_home: Path, tmp_path: Path) -> None:
+    assert (
+        DuckDBStore().artifacts_dir("selection", "deita")
+        == deita_home.resolve() / "artifacts/selection/deita"
+    )
+    moved = DuckDBStore(root=str(tmp_path / "s"), artifacts_root=str(tmp_path / "a"))
+    assert moved.artifacts_dir("pool_scores").is_dir() and moved.artifacts_dir() == tmp_path / "a"

@@ -35,7 +35,6 @@ from deita_assets.core.plots import markdown_image
 from deita_assets.core.report import markdown_table
 from deita_assets.core.training import load_trained
 from deita_assets.partitions import strategy
-from deita_assets.paths import artifacts_dir
 from deita_assets.resources.llm import LLMResource
 from deita_assets.resources.store import DuckDBStore, typed_rows
 from deita_assets.resources.trainer import TrainerResource
@@ -312,7 +311,7 @@ def evaluate_model(
     judgments: list[dict[str, Any]] = []
     usage: dict[str, Any] = {}
     if tasks:
-        with llm.session(store) as session:
+        with llm.session() as session:
             judgments = _run_judge(session, tasks, config, name)
             usage = session.usage_metadata()
     rows += judge_summary_rows(name, judgments)
@@ -430,7 +429,7 @@ def strategy_comparison(store: DuckDBStore, llm: LLMResource) -> dg.MaterializeR
     rows = comparison_rows(evaluation, training)
     if not rows:
         raise dg.Failure("nothing evaluated yet: materialize base_model_evaluation and model_evaluation")
-    png = plot_comparison(rows, artifacts_dir("comparison") / "strategy_comparison.png")
+    png = plot_comparison(rows, store.artifacts_dir("comparison") / "strategy_comparison.png")
     return dg.MaterializeResult(
         metadata={
             "dagster/row_count": len(rows),

@@ -113,7 +113,7 @@ def evolved_variants(
     rows = [_variant_row(dim, s, originals[s["seed_id"]], None, None) for s in seeds]
     current = {s["seed_id"]: s[field] for s in seeds}
     failed_at = {sid: 0 for sid, variant in originals.items() if evol.stops_chain(variant)}
-    with llm.session(store) as session:
+    with llm.session() as session:
         for round_ in range(1, config.rounds + 1):
             alive = [s for s in seeds if s["seed_id"] not in failed_at]
             ops = {s["seed_id"]: evol.pick_op(dim, s["seed_id"], round_, config.op_salt) for s in seeds}

@@ -21,10 +21,8 @@ from deita_assets.core import mods
 from deita_assets.core.kcenter import KCenterResult, k_center_greedy
 from deita_assets.core.report import counts_table, histogram_table, markdown_table
 from deita_assets.core.training import train_sft
-from deita_assets.paths import artifacts_dir
 from deita_assets.resources.embedder import EmbedderResource
 from deita_assets.resources.reward import RewardResource
-from deita_assets.resources.scorers import ScorersResource
 from deita_assets.resources.store import DuckDBStore, typed_rows
 from deita_assets.resources.trainer import TrainerResource
 
@@ -179,7 +177,7 @@ def mods_seed_model(
         raise ValueError("mods_seed is empty: materialize mods_seed first")
     trainer.prepare()
     sft = config.sft_config(trainer.base_model)
-    result = train_sft([r["turns"] for r in seed_rows], sft, artifacts_dir("mods_seed_model"))
+    result = train_sft([r["turns"] for r in seed_rows], sft, store.artifacts_dir("mods_seed_model"))
     record = training_run_row(SEED_MODEL_RUN, sft, result)
     store.replace_partition("mods_seed_model", [], record)
     context.log.info(f"MoDS seed model: {result.steps} steps, final loss {result.final_loss}")
@@ -272,7 +270,6 @@ def mods_necessity(
     store: DuckDBStore,
     embedder: EmbedderResource,
     reward: RewardResource,
-    scorers: ScorersResource,
 ) -> dg.MaterializeResult:
     """MoDS steps 3b–4: rows the seed model answers badly (own reward < β), k-center over them -> augmented.
 
@@ -301,7 +298,7 @@ def mods_necessity(
     answers, prompts_cut, gen_seconds = _generate_own_answers(
         model_rows[0]["model_path"], instructions, config
     )
-    scored = reward.load(store, scorers).score(list(zip(instructions, answers, strict=True)))
+    scored = reward.load().score(list(zip(instructions, answers, strict=True)))
     statuses = [mods.necessity_status(_finite_or_none(s), beta) for s in scored.scores]
     necessary = [i for i, s in enumerate(statuses) if s == mods.NECESSARY_NOT_PICKED]
     run, _ = _kcenter(embedder, [instructions[i] for i in necessary], config.k, config.seed)

@@ -21,7 +21,6 @@ from deita_assets.core.pool_scoring import OK, score_rows, shard_fingerprint
 from deita_assets.core.report import counts_table, histogram_table, markdown_table
 from deita_assets.core.scorer_head import HeadScorer, load_head
 from deita_assets.partitions import pool_shard
-from deita_assets.paths import artifacts_dir
 from deita_assets.resources.embedder import EmbedderResource
 from deita_assets.resources.llm import LLMResource
 from deita_assets.resources.scorers import ScorersResource
@@ -143,7 +142,7 @@ def _per_source(out: list[dict[str, Any]]) -> str:
     return "\n\n".join(parts)
 
 
-def _score_plot(out: list[dict[str, Any]], shard: str) -> str:
+def _score_plot(store: DuckDBStore, out: list[dict[str, Any]], shard: str) -> str:
     """Complexity and quality per turn, and the evol score per row, as one picture."""
     ok = [r for r in out if r["status"] == OK]
     series = {
@@ -152,7 +151,7 @@ def _score_plot(out: list[dict[str, Any]], shard: str) -> str:
         "evol score (row)": [r["evol_score"] for r in ok],
     }
     png = histograms_png(
-        series, "score", f"pool scores of {len(ok)} rows", artifacts_dir("pool_scores") / f"{shard}.png"
+        series, "score", f"pool scores of {len(ok)} rows", store.artifacts_dir("pool_scores") / f"{shard}.png"
     )
     return markdown_image(png, "score histograms")
 
@@ -247,7 +246,7 @@ def pool_scores(
             check_results=_checks(store, shard),
         )
     start = time.perf_counter()
-    with llm.session(store) if scorers.pool_kind == "openai_logprobs" else nullcontext() as session:
+    with llm.session() if scorers.pool_kind == "openai_logprobs" else nullcontext() as session:
         built = {d: build_scorer(d, specs[d], scorers, embedder, session) for d in DIMENSIONS}
         out, stats = score_rows(rows, built["complexity"].score, built["quality"].score, scorers.aggregate)
     seconds = time.perf_counter() - start
@@ -287,7 +286,7 @@ def pool_scores(
         "scorer_kinds_trade_off": TRADE_OFF,
         "scoring_stats": dg.MetadataValue.json({k: float(v) for k, v in stats.items()}),
         "score_by_source": dg.MetadataValue.md(_per_source(out)),
-        "score_histograms": dg.MetadataValue.md(_score_plot(out, shard)),
+        "score_histograms": dg.MetadataValue.md(_score_plot(store, out, shard)),
         "top_examples": dg.MetadataValue.md(_examples(out, rows, top=True)),
         "bottom_examples": dg.MetadataValue.md(_examples(out, rows, top=False)),
         "input_fingerprint": fingerprint,

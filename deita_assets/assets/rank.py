@@ -86,7 +86,7 @@ def ranked_scores(
             )
         else:
             rankable[seed_id] = variants
-    with llm.session(store) as session:
+    with llm.session() as session:
         orders = {s: evol.shuffled_order(n, dim, s, config.salt) for s in rankable}
         requests = {
             s: rank_request(

@@ -12,7 +12,6 @@ from deita_assets.core.report import counts_table, histogram_table
 from deita_assets.core.reward import row_reward
 from deita_assets.partitions import pool_shard
 from deita_assets.resources.reward import RewardResource
-from deita_assets.resources.scorers import ScorersResource
 from deita_assets.resources.store import DuckDBStore, typed_rows
 
 
@@ -27,7 +26,7 @@ from deita_assets.resources.store import DuckDBStore, typed_rows
     automation_condition=PER_SHARD,
 )
 def reward_scores(
-    context: dg.AssetExecutionContext, store: DuckDBStore, reward: RewardResource, scorers: ScorersResource
+    context: dg.AssetExecutionContext, store: DuckDBStore, reward: RewardResource
 ) -> dg.MaterializeResult:
     """Reward of every (user, assistant) pair of the shard's rows, and the row's mean: MoDS step 1 input.
 
@@ -37,7 +36,7 @@ def reward_scores(
     shard = context.partition_key
     pool = store.fetch_arrow("select_mods_pool_shard", [shard]).to_pylist()
     pairs_per_row = [instruction_response_pairs(row["turns"]) for row in pool]
-    source = reward.load(store, scorers)
+    source = reward.load()
     described = source.describe()
     flat = [pair for pairs in pairs_per_row for pair in pairs]
     batch = source.score(flat)

@@ -26,7 +26,6 @@ from deita_assets.core.report import counts_table
 from deita_assets.core.strategies import WalkParams, strategy_of
 from deita_assets.core.walk import Walk, replay_alpagasus, selection_rows
 from deita_assets.partitions import strategy
-from deita_assets.paths import artifacts_dir
 from deita_assets.resources.embedder import EmbedderResource
 from deita_assets.resources.llm import LLMResource
 from deita_assets.resources.store import DuckDBStore
@@ -84,7 +83,7 @@ def _metadata(context: dg.AssetExecutionContext, run: WalkInputs, walk: Walk) ->
         "score_histograms": dg.MetadataValue.md(report.histograms(pool, walk, run.params.strategy.label)),
         "source_composition": dg.MetadataValue.md(report.composition(pool, walk.kept_ids)),
         "plots": dg.MetadataValue.md(
-            report.plots(pool, walk, strategy_key, artifacts_dir("selection", strategy_key))
+            report.plots(pool, walk, strategy_key, run.store.artifacts_dir("selection", strategy_key))
         ),
         "first_rejected": dg.MetadataValue.md(report.first_rejected(run.store, walk)),
         **walk.extra,
@@ -142,6 +141,6 @@ def selected_subset(
     if params.strategy.uses_repr_filter and config.tau_sweep:
         metadata["tau_sweep"] = dg.MetadataValue.md(report.tau_sweep(store, params, resolved, walk))
     if config.export:
-        folder = artifacts_dir("selection", params.strategy.name)
+        folder = store.artifacts_dir("selection", params.strategy.name)
         metadata.update(report.exports(store, params.strategy.name, walk, folder))
     return dg.MaterializeResult(metadata=metadata, check_results=selection_checks(store, params, walk, again))

@@ -102,7 +102,7 @@ def _rate(run: WalkInputs, chosen: list[str]) -> tuple[dict[str, float | None], 
     }
     requests = {row_id: alpagasus.rating_requests(turns[row_id]) for row_id in chosen}
     flat = [request for row_id in chosen for request in requests[row_id]]
-    with run.llm.session(run.store) as session:
+    with run.llm.session() as session:
         results = iter(session.chat_many(flat))
         usage = session.usage_metadata()
     ratings: dict[str, float | None] = {}

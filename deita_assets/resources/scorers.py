@@ -14,24 +14,23 @@ Kinds (DEITA §1.4 plus a cheap alternative):
 
 from __future__ import annotations
 
-import threading
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 import dagster as dg
 from pydantic import Field
 
 from deita_assets.core.ifd import IFDScorer
-from deita_assets.core.models import BUNDLED_LLM, load_causal_lm, offline_by_default
+from deita_assets.core.models import BUNDLED_LLM, load_causal_lm, loaded_once, offline_by_default
 from deita_assets.core.scorer import TEMPLATES, LMScorer, ScoreTemplate, pick_inference_dtype
+
+if TYPE_CHECKING:
+    from transformers import PreTrainedModel, PreTrainedTokenizerBase
 
 RELEASED = {
     "complexity": "hkust-nlp/deita-complexity-scorer",
     "quality": "hkust-nlp/deita-quality-scorer",
 }
 PoolKind = Literal["lm", "embedding_head", "openai_logprobs"]
-
-_loaded: dict[tuple, LMScorer | IFDScorer] = {}
-_lock = threading.Lock()
 
 
 class ScorersResource(dg.ConfigurableResource):
@@ -95,39 +94,35 @@ class ScorersResource(dg.ConfigurableResource):
     def lm_scorer(self, path: str, model_hash: str | None, dimension: str) -> LMScorer:
         """The LM scorer at `path`, loaded once per process (per hash, dtype and template)."""
         template = self.template(dimension)
-        key = (
-            path,
-            model_hash,
-            self.dtype,
-            self.max_length,
-            self.batch_size,
-            self.max_batch_tokens,
-            template,
-        )
-        with _lock:
-            if key not in _loaded:
-                offline_by_default()
-                model, tokenizer = load_causal_lm(path, dtype=pick_inference_dtype(self.dtype))
-                _loaded[key] = LMScorer(
-                    model,
-                    tokenizer,
-                    template,
-                    self.max_length,
-                    self.batch_size,
-                    max_batch_tokens=self.max_batch_tokens,
-                )
-            return _loaded[key]
+
+        def load() -> LMScorer:
+            model, tokenizer = self._causal_lm(path)
+            return LMScorer(
+                model,
+                tokenizer,
+                template,
+                self.max_length,
+                self.batch_size,
+                max_batch_tokens=self.max_batch_tokens,
+            )
+
+        settings = (self.dtype, self.max_length, self.batch_size, self.max_batch_tokens, template)
+        return loaded_once(("lm_scorer", path, model_hash, *settings), load)
 
     def ifd_scorer(self) -> IFDScorer | None:
         """The IFD scorer for `ifd_model`, loaded once per process; None when IFD is switched off."""
         if self.ifd_model is None:
             return None
-        key = ("ifd", self.ifd_model, self.dtype, self.ifd_max_length, self.batch_size, self.max_batch_tokens)
-        with _lock:
-            if key not in _loaded:
-                offline_by_default()
-                model, tokenizer = load_causal_lm(self.ifd_model, dtype=pick_inference_dtype(self.dtype))
-                _loaded[key] = IFDScorer(
-                    model, tokenizer, self.ifd_max_length, self.batch_size, self.max_batch_tokens
-                )
-            return _loaded[key]
+        ifd_model = self.ifd_model
+
+        def load() -> IFDScorer:
+            model, tokenizer = self._causal_lm(ifd_model)
+            return IFDScorer(model, tokenizer, self.ifd_max_length, self.batch_size, self.max_batch_tokens)
+
+        key = ("ifd", ifd_model, self.dtype, self.ifd_max_length, self.batch_size, self.max_batch_tokens)
+        return loaded_once(key, load)
+
+    def _causal_lm(self, path: str) -> tuple[PreTrainedModel, PreTrainedTokenizerBase]:
+        """The causal LM at `path` in the inference dtype, offline unless told otherwise."""
+        offline_by_default()
+        return load_causal_lm(path, dtype=pick_inference_dtype(self.dtype))

@@ -46,7 +46,7 @@ import duckdb
 import pyarrow as pa
 from pydantic import Field
 
-from deita_assets.paths import default_store_root, sql_dir
+from deita_assets.paths import data_home, default_store_root, sql_dir
 from deita_assets.sql import identifier, load_sql, load_sql_for_dim, load_sql_for_table, schema_statements
 
 SCHEMA_VERSION = 4  # 4: Parquet per partition (before: tables in one deita.duckdb file, versions 1-3)
@@ -166,9 +166,20 @@ class DuckDBStore(dg.ConfigurableResource):
         description="Replaced files stay this long (readers that listed them keep working), then go.",
     )
 
+    artifacts_root: str = Field(
+        default_factory=lambda: str(data_home() / "artifacts"),
+        description="Model, plot and export files beside the tables (default $DEITA_HOME/artifacts).",
+    )
+
     @property
     def path(self) -> Path:
         return _checked_root(Path(self.root))
+
+    def artifacts_dir(self, *parts: str) -> Path:
+        """The folder for one asset's files (`artifacts_root/<parts>`), created."""
+        path = Path(self.artifacts_root).expanduser().resolve().joinpath(*parts)
+        path.mkdir(parents=True, exist_ok=True)
+        return path
 
     @contextmanager
     def get_connection(self) -> Iterator[duckdb.DuckDBPyConnection]:

@@ -92,6 +92,7 @@ def test_evol_and_rank_end_to_end_then_warm_cache(
         dg.instance_for_test(temp_dir=str(tmp_path / "dg")) as instance,
     ):
         llm = LLMResource(
+            store=pool_store,
             base_url=server.base_url,
             model="fake",
             api_key=dg.EnvVar("DEITA_LLM_API_KEY"),
@@ -169,6 +170,7 @@ def test_faults_are_recorded_never_invented(pool_store, tmp_path: Path) -> None:
         dg.instance_for_test() as instance,
     ):
         llm = LLMResource(
+            store=pool_store,
             base_url=server.base_url,
             model="fake",
             max_retries=1,
@@ -234,7 +236,9 @@ def bad_spell_responder(spell: dict):
 def test_rerun_after_a_bad_spell_heals_and_refusals_are_never_ranked(pool_store) -> None:
     spell = {"bad": True}
     with LLMTestServer(bad_spell_responder(spell)) as server, dg.instance_for_test() as instance:
-        llm = LLMResource(base_url=server.base_url, model="fake", max_retries=0, structured_output=False)
+        llm = LLMResource(
+            store=pool_store, base_url=server.base_url, model="fake", max_retries=0, structured_output=False
+        )
         run(pool_store, llm, "complexity", instance, seed_size=8)
         before = _by_row(pool_store)
         spell["bad"] = False
@@ -258,7 +262,9 @@ def test_a_dripping_reply_is_cut_at_the_deadline_inside_evolved_variants(pool_st
         LLMTestServer(evol_responder, faults_for=faults, drip_seconds=1.0) as server,
         dg.instance_for_test() as instance,
     ):
-        llm = LLMResource(base_url=server.base_url, model="fake", timeout=2.0, max_retries=0)
+        llm = LLMResource(
+            store=pool_store, base_url=server.base_url, model="fake", timeout=2.0, max_retries=0
+        )
         result = run(pool_store, llm, "complexity", instance, seed_size=8)
     cut = _by_row(pool_store)["dolly-0"][1]
     assert cut["status"] == "failed" and cut["reason"].startswith("timeout: TimeoutError: no complete reply")
@@ -284,7 +290,7 @@ def _by_row(store: DuckDBStore) -> dict[str, list[dict]]:
 def test_real_local_backend_end_to_end(pool_store) -> None:
     """A few seeds through the bundled SmolLM2-135M on xllamacpp: real generation, grammar-constrained
     ranking; whatever the small model does is recorded (scores or reasons), and a rerun is free."""
-    llm = LLMResource(local_parallel=2, local_ctx_per_slot=2048)
+    llm = LLMResource(store=pool_store, local_parallel=2, local_ctx_per_slot=2048)
     config = {"ops": {"evolved_variants": {"config": {"max_tokens_cap": 64}}}}
     with dg.instance_for_test() as instance:
         first = run(pool_store, llm, "complexity", instance, seed_size=2, checks_config=config)
@@ -305,7 +311,9 @@ def test_real_local_backend_end_to_end(pool_store) -> None:
 
 def test_evol_and_rank_in_batch_mode_then_warm_cache(pool_store, tmp_path: Path) -> None:
     with BatchTestServer(evol_responder, polls_before_done=1) as server, dg.instance_for_test() as instance:
-        llm = LLMResource(base_url=server.base_url, model="fake", mode="batch", batch_poll_interval=0.01)
+        llm = LLMResource(
+            store=pool_store, base_url=server.base_url, model="fake", mode="batch", batch_poll_interval=0.01
+        )
         result = run(pool_store, llm, "complexity", instance)
         assert server.calls["create"] == 5 + 1  # one batch per evolution round, one for ranking
         variants = fetch(pool_store, "SELECT status FROM evolved_variants")

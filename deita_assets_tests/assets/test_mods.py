@@ -66,12 +66,13 @@ def test_mods_pipeline_end_to_end(store: DuckDBStore, alpaca_records: list[dict]
     load_pool(store, alpaca_records)
     instance = dg.DagsterInstance.ephemeral()
     instance.add_dynamic_partitions("pool_shard", SHARDS)
-    resources = {
-        "store": store,
-        "reward": RewardResource(model=str(build_tiny_reward_model(tmp_path / "rm", 128)), max_length=128),
-        "embedder": EmbedderResource(),
-        "scorers": ScorersResource(),
-    }
+    reward = RewardResource(
+        store=store,
+        scorers=ScorersResource(),
+        model=str(build_tiny_reward_model(tmp_path / "rm", 128)),
+        max_length=128,
+    )
+    resources = {"store": store, "reward": reward, "embedder": EmbedderResource()}
     for shard in SHARDS:
         result = dg.materialize(
             [reward_scores, reward_scores_consistent],
@@ -156,7 +157,7 @@ def test_mods_pipeline_end_to_end(store: DuckDBStore, alpaca_records: list[dict]
         [selected_subset],
         partition_key="mods",
         instance=instance,
-        resources={**resources, "llm": LLMResource()},
+        resources={**resources, "llm": LLMResource(store=store)},
         run_config={"ops": {"selected_subset": {"config": {"budget": 5, "export": False}}}},
     )
     assert result.success

@@ -103,7 +103,7 @@ def _resources(store: DuckDBStore, **scorer_config) -> dict:
         "store": store,
         "scorers": ScorersResource(max_length=256, batch_size=8, **scorer_config),
         "embedder": EmbedderResource(),
-        "llm": LLMResource(),
+        "llm": LLMResource(store=store),
     }
 
 

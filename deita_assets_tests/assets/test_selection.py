@@ -69,7 +69,11 @@ def run(instance, store, strategy, config=None, llm=None, embedder=None):
         [selected_subset],
         partition_key=strategy,
         instance=instance,
-        resources={"store": store, "embedder": embedder or EmbedderResource(), "llm": llm or LLMResource()},
+        resources={
+            "store": store,
+            "embedder": embedder or EmbedderResource(),
+            "llm": llm or LLMResource(store=store),
+        },
         run_config={"ops": {"selected_subset": {"config": config or {}}}},
         selection=[selected_subset],
     )
@@ -161,7 +165,7 @@ def rater(body):
 
 def test_alpagasus_rates_through_the_llm_layer(pool, store, instance):
     with LLMTestServer(responder=rater) as server:
-        llm = LLMResource(base_url=server.base_url, model="judge", api_key="test-key")
+        llm = LLMResource(store=store, base_url=server.base_url, model="judge", api_key="test-key")
         meta, checks = run(instance, store, "alpagasus", {"budget": 5, "alpagasus_max_rows": 0}, llm=llm)
         asked = server.requests
     rows = selection(store, "alpagasus")

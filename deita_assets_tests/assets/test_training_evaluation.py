@@ -108,7 +108,7 @@ def test_train_evaluate_compare(seeded_store, small_llm_dir):
         resources = {
             "store": store,
             "trainer": TrainerResource(base_model=str(small_llm_dir), mt_bench_dir=str(bench)),
-            "llm": LLMResource(base_url=server.base_url, model="judge", backend_label="test"),
+            "llm": LLMResource(store=store, base_url=server.base_url, model="judge", backend_label="test"),
         }
         evaluation = {"nll_max_length": 128, "judge_questions": 3, "max_new_tokens": 6}
         first = dg.materialize(

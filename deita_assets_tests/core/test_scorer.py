@@ -300,7 +300,7 @@ def test_logprob_scorer_against_local_llama_cpp_server(store):
     from deita_assets.resources.llm import LLMResource
 
     rows = [("Write a haiku about autumn.",), ("Prove there are infinitely many primes.",)]
-    with LLMResource().session(store) as session:
+    with LLMResource(store=store).session() as session:
         batch = sc.LogprobScorer(session.chat_many, sc.COMPLEXITY_TEMPLATE).score(rows)
     for score, reason in zip(batch.scores, batch.reasons, strict=True):
         assert (1 <= score <= 6 and reason is None) or (np.isnan(score) and "top" in reason)

@@ -50,10 +50,11 @@ def _materialize_small_graph(home: Path, tiny_model: Path) -> None:
     path = inbox / SHARD_FILE
     shutil.copyfile(samples_dir() / "gsm8k_alpaca_format" / "gsm_8k_train.json", path)
     shard = shard_key(SHARD_FILE, file_digest(path))
+    store = DuckDBStore(root=str(home / "store"))
     resources = {
-        "store": DuckDBStore(root=str(home / "store")),
+        "store": store,
         "embedder": EmbedderResource(),
-        "llm": LLMResource(),
+        "llm": LLMResource(store=store),
         "trainer": TrainerResource(base_model=str(tiny_model)),
     }
     train = {"max_steps": 2, "batch_size": 2, "max_length": 128, "save_steps": 2}

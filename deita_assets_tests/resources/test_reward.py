@@ -30,14 +30,14 @@ def add_scorer(store: DuckDBStore, path: str, kind: str, fingerprint: str) -> No
 @pytest.mark.slow
 def test_quality_scorer_is_the_offline_reward(store: DuckDBStore, tmp_path: Path) -> None:
     scorers = ScorersResource(dtype="float32")
-    reward = RewardResource()
+    reward = RewardResource(store=store, scorers=scorers)
     with pytest.raises(RuntimeError, match="no trained quality scorer"):
-        reward.load(store, scorers)
+        reward.load()
 
     path = str(build_tiny_causal_lm(tmp_path / "scorer"))
     add_scorer(store, path, "pretrained", template_fingerprint(QUALITY_TEMPLATE))
     add_scorer(store, str(tmp_path / "head.json"), "embedding_head", "x")  # newer, but not an LM scorer
-    source = reward.load(store, scorers)
+    source = reward.load()
     assert source.describe()["kind"] == "deita_quality_scorer"
     assert source.describe()["model"] == path
     batch = source.score(PAIRS)
@@ -47,4 +47,4 @@ def test_quality_scorer_is_the_offline_reward(store: DuckDBStore, tmp_path: Path
 
     add_scorer(store, path, "lm", "fingerprint-of-another-template")
     with pytest.raises(RuntimeError, match="template changed"):
-        reward.load(store, scorers)
+        reward.load()
