@@ -28,7 +28,7 @@ import numpy as np
 
 from deita_assets.core.formats import instruction_response_pairs
 from deita_assets.core.reward import length_batches
-from deita_assets.core.scorer import allocate_budget, leading_special_ids, model_context, padding_id
+from deita_assets.core.score_tokens import allocate_budget, leading_special_ids, model_context, padding_id
 
 if TYPE_CHECKING:
     import torch
