@@ -30,7 +30,7 @@ from deita_assets.core.evaluation import (
     reference_nll,
     spread_over_categories,
 )
-from deita_assets.core.llm import ChatRequest
+from deita_assets.core.llm_types import ChatRequest
 from deita_assets.core.plots import markdown_image
 from deita_assets.core.report import markdown_table
 from deita_assets.core.training import load_trained

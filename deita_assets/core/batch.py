@@ -22,26 +22,20 @@ from typing import Any, Protocol
 
 import openai
 
-from deita_assets.core.llm import (
+from deita_assets.core.llm_client import ClientSettings, completion_body, parse_completion
+from deita_assets.core.llm_costs import Usage
+from deita_assets.core.llm_errors import (
     BUDGET,
     CLIENT_ERROR,
     MALFORMED,
     RATE_LIMITED,
     SERVER_ERROR,
     TIMEOUT,
-    ChatRequest,
-    ChatResult,
-    ClientSettings,
-    ResultCache,
-    Usage,
     attempt_outcome,
-    canonical_json,
     classify_error,
-    completion_body,
-    parse_completion,
     redact,
-    request_key,
 )
+from deita_assets.core.llm_types import ChatRequest, ChatResult, ResultCache, canonical_json, request_key
 
 # Failure kinds of batch mode (beside the online ones for per-line HTTP statuses).
 BATCH_EXPIRED = "batch_expired"

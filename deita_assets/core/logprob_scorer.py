@@ -14,7 +14,7 @@ from typing import Any
 
 import numpy as np
 
-from deita_assets.core.llm import ChatRequest
+from deita_assets.core.llm_types import ChatRequest
 from deita_assets.core.score_templates import (
     DIGITS,
     SCORE_VALUES,

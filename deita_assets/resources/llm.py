@@ -21,16 +21,9 @@ import pyarrow as pa
 from pydantic import Field
 
 from deita_assets.core.batch import BatchClient, BatchSettings
-from deita_assets.core.llm import (
-    Budget,
-    ChatClient,
-    ChatRequest,
-    ChatResult,
-    ClientSettings,
-    Prices,
-    Usage,
-    canonical_json,
-)
+from deita_assets.core.llm_client import ChatClient, ClientSettings
+from deita_assets.core.llm_costs import Budget, Prices, Usage
+from deita_assets.core.llm_types import ChatRequest, ChatResult, canonical_json
 from deita_assets.core.local_llm_server import LOCAL_BACKEND, local_llm_server
 from deita_assets.core.models import BUNDLED_LLM
 from deita_assets.core.report import markdown_table

@@ -280,7 +280,7 @@ def test_training_learns_the_score_token_and_round_trips(bpe, tmp_path):
 
 
 def _result(top, error=None):
-    from deita_assets.core.llm import ChatResult
+    from deita_assets.core.llm_types import ChatResult
 
     logprobs = None if top is None else [{"token": "x", "logprob": -1.0, "top": top}]
     return ChatResult("k", "3", "length", 10, 1, False, error, "boom" if error else None, "b", "m", logprobs)
