@@ -38,6 +38,23 @@ class TrainConfig:
     seed: int = 0
     bf16_autocast: bool = True  # matmuls in bfloat16 (fp32 master weights) when the CPU supports it
 
+    def optimizer_steps(self, n_rows: int) -> int:
+        """Optimizer steps the run will take: max_steps if set, else epochs over the rows."""
+        if self.max_steps:
+            return self.max_steps
+        return max(1, math.ceil(math.ceil(n_rows / self.batch_size) * self.epochs))
+
+
+def warmup_cosine(total: int, warmup: int) -> Callable[[int], float]:
+    """Learning-rate factor per step: linear warmup over `warmup` steps, then cosine decay to 0."""
+
+    def factor(step: int) -> float:
+        if step < warmup:
+            return (step + 1) / (warmup + 1)
+        return 0.5 * (1 + math.cos(math.pi * (step - warmup) / max(1, total - warmup)))
+
+    return factor
+
 
 def train_lm_scorer(
     model: PreTrainedModel,
@@ -53,6 +70,11 @@ def train_lm_scorer(
     The loss is next-token cross-entropy over the whole vocabulary at the position after the
     marker — the same as appending the digit and masking every other label, without paying for
     logits the loss ignores.
+
+    A loop of its own rather than core/training's HF Trainer: that stack trains on full
+    conversations (labels on every assistant token, full-sequence logits, checkpoint/resume for
+    long runs); this loss is one position per row from `last_token_logits`, and a scorer run takes
+    minutes, so a Trainer would need a custom compute_loss and buy only checkpointing.
     """
     import torch
 
@@ -65,19 +87,13 @@ def train_lm_scorer(
     )
     labels = torch.tensor([tokenized.digit_ids[score_to_digit(t) - 1] for t in targets])
     pad = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else tokenizer.eos_token_id
-    steps_per_epoch = math.ceil(len(rows) / config.batch_size)
-    total = config.max_steps or max(1, math.ceil(steps_per_epoch * config.epochs))
-    warmup = int(total * config.warmup_ratio)
-
-    def lr_factor(step: int) -> float:
-        if step < warmup:
-            return (step + 1) / (warmup + 1)
-        return 0.5 * (1 + math.cos(math.pi * (step - warmup) / max(1, total - warmup)))
-
+    total = config.optimizer_steps(len(rows))
     optimizer = torch.optim.AdamW(
         model.parameters(), lr=config.learning_rate, weight_decay=config.weight_decay
     )
-    schedule = torch.optim.lr_scheduler.LambdaLR(optimizer, lr_factor)
+    schedule = torch.optim.lr_scheduler.LambdaLR(
+        optimizer, warmup_cosine(total, int(total * config.warmup_ratio))
+    )
     generator = torch.Generator().manual_seed(config.seed)
     autocast = config.bf16_autocast and pick_inference_dtype("auto") == torch.bfloat16
     model.train()
