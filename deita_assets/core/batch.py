@@ -35,7 +35,14 @@ from deita_assets.core.llm_errors import (
     classify_error,
     redact,
 )
-from deita_assets.core.llm_types import ChatRequest, ChatResult, ResultCache, canonical_json, request_key
+from deita_assets.core.llm_types import (
+    ChatRequest,
+    ChatResult,
+    ResultCache,
+    accepted_hits,
+    canonical_json,
+    request_key,
+)
 
 # Failure kinds of batch mode (beside the online ones for per-line HTTP statuses).
 BATCH_EXPIRED = "batch_expired"
@@ -241,9 +248,9 @@ class BatchClient:
         self, requests: Sequence[ChatRequest], accept: Callable[[ChatResult], bool] | None = None
     ) -> list[ChatResult]:
         """Answer every request in order (failures as results); same contract as ChatClient."""
-        accept = accept or (lambda _result: True)
         keys = [self.key(r) for r in requests]
-        cached = {k: v for k, v in self.cache.get_many(sorted(set(keys))).items() if accept(v)}
+        cached = accepted_hits(self.cache, keys, accept)
+        accept = accept or (lambda _result: True)
         misses: dict[str, ChatRequest] = {}
         for key, request in zip(keys, requests, strict=True):
             if key not in cached:

@@ -30,7 +30,7 @@ from deita_assets.core.llm_errors import (
     classify_error,
     redact,
 )
-from deita_assets.core.llm_types import ChatRequest, ChatResult, ResultCache, request_key
+from deita_assets.core.llm_types import ChatRequest, ChatResult, ResultCache, accepted_hits, request_key
 from deita_assets.core.retry import backoff_delays
 
 
@@ -142,9 +142,9 @@ class ChatClient:
         reply it rejects (written before the verdict existed) is asked again, so a rerun after a bad
         spell of the server heals instead of replaying the bad reply.
         """
-        accept = accept or (lambda _result: True)
         keys = [self.key(r) for r in requests]
-        cached = {k: v for k, v in self.cache.get_many(sorted(set(keys))).items() if accept(v)}
+        cached = accepted_hits(self.cache, keys, accept)
+        accept = accept or (lambda _result: True)
         results: list[ChatResult | None] = [None] * len(requests)
         first_index: dict[str, int] = {}
         duplicates: dict[str, list[int]] = defaultdict(list)

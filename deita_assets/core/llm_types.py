@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -99,3 +99,10 @@ class MemoryCache:
     def put_many(self, entries: Sequence[tuple[ChatRequest, ChatResult]]) -> None:
         for _request, result in entries:
             self.entries[result.request_key] = result
+
+
+def accepted_hits(
+    cache: ResultCache, keys: Sequence[str], accept: Callable[[ChatResult], bool] | None
+) -> dict[str, ChatResult]:
+    """Cached replies the stage still accepts (no `accept`: all); a rejected one is asked again."""
+    return {k: v for k, v in cache.get_many(sorted(set(keys))).items() if accept is None or accept(v)}
