@@ -31,8 +31,8 @@ class Prices:
 
 
 @dataclass(frozen=True)
-class Budget:
-    """Per-run limits; None means unlimited. Requests beyond them are not sent (error_kind budget)."""
+class SpendLimit:
+    """Per-run spend limits (None: unlimited); requests beyond them are not sent (budget_exceeded)."""
 
     max_requests: int | None = None
     max_tokens: int | None = None
@@ -41,16 +41,16 @@ class Budget:
 
 def estimate_prompt_tokens(request: ChatRequest) -> int:
     """A cheap, deliberately high estimate (3 chars per token + chat-template overhead per message),
-    reserved while a request is in flight so concurrent requests cannot overrun the budget."""
+    reserved while a request is in flight so concurrent requests cannot overrun the spend limit."""
     return sum(len(m["content"]) // 3 + 8 for m in request.messages)
 
 
 @dataclass
 class Usage:
-    """Per-session accounting; thread-safe. Reservations make the budget hold under concurrency."""
+    """Per-session accounting; thread-safe. Reservations make the spend limit hold under concurrency."""
 
     prices: Prices = field(default_factory=Prices)
-    budget: Budget = field(default_factory=Budget)
+    spend_limit: SpendLimit = field(default_factory=SpendLimit)
     requests: int = 0
     http_requests: int = 0
     retries: int = 0
@@ -70,10 +70,10 @@ class Usage:
         return self.prices.dollars(self.prompt_tokens, self.completion_tokens)
 
     def try_reserve(self, request: ChatRequest) -> tuple[int, float] | None:
-        """Reserve budget for one HTTP attempt; None (and budget_stopped) if it would exceed a limit."""
+        """Reserve spend for one HTTP attempt; None (and budget_stopped) if it would exceed a limit."""
         tokens = estimate_prompt_tokens(request) + request.max_tokens
         dollars = self.prices.dollars(estimate_prompt_tokens(request), request.max_tokens)
-        b = self.budget
+        b = self.spend_limit
         with self._lock:
             used_tokens = self.prompt_tokens + self.completion_tokens + self._reserved_tokens
             over = (
@@ -134,5 +134,5 @@ class Usage:
                 "completion_tokens": self.completion_tokens,
                 "estimated_usd": round(self.dollars, 6),
                 "budget_stopped": self.budget_stopped,
-                "budget": asdict(self.budget),
+                "budget": asdict(self.spend_limit),
             }

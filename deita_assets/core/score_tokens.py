@@ -86,10 +86,10 @@ def tokenize_template(template: ScoreTemplate, tokenizer: PreTrainedTokenizerBas
     )
 
 
-def allocate_budget(lengths: Sequence[int], budget: int) -> list[int]:
-    """Share `budget` tokens among fields: short fields keep everything, long ones split the rest."""
+def allocate_tokens(lengths: Sequence[int], tokens: int) -> list[int]:
+    """Share `tokens` among fields: short fields keep everything, long ones split the rest."""
     keep = [0] * len(lengths)
-    remaining = budget
+    remaining = tokens
     order = sorted(range(len(lengths)), key=lambda i: lengths[i])
     for rank, index in enumerate(order):
         keep[index] = min(lengths[index], remaining // (len(lengths) - rank))
@@ -104,14 +104,14 @@ def encode_rows(
     max_length: int,
 ) -> tuple[list[list[int]], list[bool]]:
     """Token ids per row (marker last) and whether the row had to be truncated to `max_length`."""
-    budget = max_length - tokenized.fixed_length
-    if budget < len(tokenized.template.fields):
+    room = max_length - tokenized.fixed_length
+    if room < len(tokenized.template.fields):
         raise ValueError(f"max_length {max_length} leaves no room for the fields of the template")
     encoded, truncated = [], []
     for row in rows:
         tokenized.template._check(row)
         fields = [encode_text(tokenizer, value) for value in row]  # data text: no control tokens
-        keep = allocate_budget([len(f) for f in fields], budget)
+        keep = allocate_tokens([len(f) for f in fields], room)
         ids = list(tokenized.lead) + list(tokenized.literals[0])
         for field_ids, n, literal in zip(fields, keep, tokenized.literals[1:], strict=True):
             ids += field_ids[:n] + list(literal)

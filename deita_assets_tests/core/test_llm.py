@@ -7,7 +7,7 @@ from contextlib import contextmanager
 import pytest
 
 from deita_assets.core.llm_client import ChatClient, ClientSettings
-from deita_assets.core.llm_costs import Budget, Prices, Usage
+from deita_assets.core.llm_costs import Prices, SpendLimit, Usage
 from deita_assets.core.llm_errors import (
     BUDGET,
     CONNECTION,
@@ -137,7 +137,7 @@ def test_truncated_and_empty_replies_are_results_not_errors() -> None:
 
 def test_budget_stops_cleanly_and_keeps_what_was_done() -> None:
     cache = MemoryCache()
-    usage = Usage(prices=Prices(1.0, 2.0), budget=Budget(max_requests=5))
+    usage = Usage(prices=Prices(1.0, 2.0), spend_limit=SpendLimit(max_requests=5))
     with LLMTestServer() as server, client_for(server, cache, usage, max_concurrency=2) as client:
         results = client.chat_many([req(f"q{i}") for i in range(12)])
     ok = [r for r in results if r.ok]
@@ -150,7 +150,7 @@ def test_budget_stops_cleanly_and_keeps_what_was_done() -> None:
 
 
 def test_dollar_budget_reserves_in_flight_requests() -> None:
-    usage = Usage(prices=Prices(1e6, 1e6), budget=Budget(max_dollars=40.0))  # $1 per token
+    usage = Usage(prices=Prices(1e6, 1e6), spend_limit=SpendLimit(max_dollars=40.0))  # $1 per token
     with LLMTestServer() as server, client_for(server, usage=usage, max_concurrency=8) as client:
         results = client.chat_many([req("q", max_tokens=4, seed=i) for i in range(30)])
     assert usage.dollars <= 40.0 and any(r.ok for r in results)
@@ -218,7 +218,7 @@ def test_run_deadline_stops_sending_and_counts_timeouts() -> None:
 
 def test_budget_stop_reports_what_was_sent_and_what_came_back() -> None:
     """503 on every attempt, 5 attempts allowed: the five sent requests say they got a 503."""
-    usage = Usage(budget=Budget(max_requests=5))
+    usage = Usage(spend_limit=SpendLimit(max_requests=5))
     faults = ["status_503"] * 20
     with (
         LLMTestServer(faults=faults) as server,

@@ -16,7 +16,7 @@ from deita_assets.core.score_templates import (
     digit_probabilities,
     expected_score,
 )
-from deita_assets.core.score_tokens import allocate_budget, encode_rows, resolve_digit_ids, tokenize_template
+from deita_assets.core.score_tokens import allocate_tokens, encode_rows, resolve_digit_ids, tokenize_template
 from deita_assets.core.scorer_training import (
     TrainConfig,
     calibration_table,
@@ -183,8 +183,8 @@ def test_truncation_keeps_marker_and_is_counted(smollm2):
         assert ids[-len(tokenized.literals[-1]) :] == list(tokenized.literals[-1])
     # the short question survives whole; the long answer gets the rest of the budget
     assert smollm2.decode(encoded[0]).count("short question") == 1
-    assert allocate_budget([5, 100], 40) == [5, 35]
-    assert allocate_budget([300, 300], 40) == [20, 20]
+    assert allocate_tokens([5, 100], 40) == [5, 35]
+    assert allocate_tokens([300, 300], 40) == [20, 20]
     with pytest.raises(ValueError):
         encode_rows(tokenized, smollm2, rows, tokenized.fixed_length)
 
