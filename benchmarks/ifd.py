@@ -17,8 +17,8 @@ import torch
 
 from benchmarks.scoring import alpaca_rows
 from deita_assets.core.ifd import IFDScorer
+from deita_assets.core.lm_scorer import pick_inference_dtype
 from deita_assets.core.models import BUNDLED_LLM, load_causal_lm, offline_by_default
-from deita_assets.core.scorer import pick_inference_dtype
 
 
 def main() -> None:

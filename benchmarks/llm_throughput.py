@@ -18,7 +18,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from deita_assets.core.llm import ChatRequest
+from deita_assets.core.llm_types import ChatRequest
 from deita_assets.resources.llm import LLMResource
 from deita_assets.resources.store import DuckDBStore
 

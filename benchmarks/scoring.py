@@ -28,6 +28,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from deita_assets.core.lm_scorer import LMScorer, pick_inference_dtype
 from deita_assets.core.models import (
     BUNDLED_EMBEDDER,
     BUNDLED_LLM,
@@ -35,7 +36,8 @@ from deita_assets.core.models import (
     load_sentence_transformer,
     offline_by_default,
 )
-from deita_assets.core.scorer import TEMPLATES, LMScorer, encode_rows, pick_inference_dtype
+from deita_assets.core.score_templates import TEMPLATES
+from deita_assets.core.score_tokens import encode_rows
 from deita_assets.core.scorer_head import head_text
 
 

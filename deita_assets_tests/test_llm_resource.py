@@ -6,7 +6,8 @@ import dagster as dg
 import pytest
 
 from deita_assets.cli import main
-from deita_assets.core.llm import ChatRequest, ClientSettings
+from deita_assets.core.llm_client import ClientSettings
+from deita_assets.core.llm_types import ChatRequest
 from deita_assets.core.models import BUNDLED_LLM
 from deita_assets.resources.llm import CLIENT_KNOBS, LLMResource, endpoint_label, llm_from_env
 from deita_assets.resources.store import DuckDBStore

@@ -6,6 +6,7 @@ training drops any that slip through, and an asset check compares normalized pro
 selected row against every eval prompt.
 """
 
+from collections import Counter
 from collections.abc import Sequence
 from typing import Any, Literal
 
@@ -17,8 +18,8 @@ from deita_assets.assets.training import HEAVY
 from deita_assets.automation import AFTER_EVALUATIONS
 from deita_assets.core import judge
 from deita_assets.core.comparison import comparison_rows, equal_budget, plot_comparison
+from deita_assets.core.eval_rows import holdout_rows, judge_summary_rows, nll_rows
 from deita_assets.core.evaluation import (
-    MT_BENCH,
     POOL_HOLDOUT,
     EvalItem,
     choose_holdout,
@@ -27,10 +28,9 @@ from deita_assets.core.evaluation import (
     holdout_items,
     load_mt_bench,
     normalize_prompt,
-    reference_nll,
     spread_over_categories,
 )
-from deita_assets.core.llm import ChatRequest
+from deita_assets.core.llm_types import ChatRequest
 from deita_assets.core.plots import markdown_image
 from deita_assets.core.report import markdown_table
 from deita_assets.core.training import load_trained
@@ -40,7 +40,6 @@ from deita_assets.resources.store import DuckDBStore, typed_rows
 from deita_assets.resources.trainer import TrainerResource
 
 BASE = "base"
-MT_BENCH_OVERLAP = "mt_bench_overlap"
 LOCAL_JUDGE_WARNING = (
     "The offline judge would be SmolLM2-135M-Instruct: far too weak to grade answers (it ignores the "
     "rubric and favours one position), so with judge='auto' it does not run and no answers are "
@@ -65,44 +64,19 @@ def eval_holdout(
     """Everything evaluation uses, listed so selection can exclude it: MT-Bench prompts, pool rows that
     repeat an MT-Bench prompt, and a seeded split of reference-quality pool rows."""
     mt_bench = load_mt_bench(trainer.mt_bench_path())
-    rows = [
-        {
-            "row_id": item.item_id,
-            "benchmark": MT_BENCH,
-            "prompt": question,
-            "reference": item.references[k] if item.references else None,
-        }
-        for item in mt_bench
-        for k, question in enumerate(item.questions)
-    ]
     pool_prompts = [
         (r["row_id"], r["prompt"]) for r in store.fetch_arrow("select_pool_user_prompts").to_pylist()
     ]
     overlap = find_leaks([q for item in mt_bench for q in item.questions], pool_prompts)
-    rows += [
-        {"row_id": row_id, "benchmark": MT_BENCH_OVERLAP, "prompt": prompt, "reference": None}
-        for row_id, prompt in overlap
-    ]
     candidates = store.fetch_arrow("select_holdout_candidates", [config.holdout_sources]).to_pylist()
     chosen = set(
         choose_holdout([(c["row_id"], c["source"]) for c in candidates], config.holdout_size, config.seed)
     )
     held = [c for c in candidates if c["row_id"] in chosen]
-    for item in holdout_items((c["row_id"], c["turns"]) for c in held):
-        rows += [
-            {
-                "row_id": item.item_id,
-                "benchmark": POOL_HOLDOUT,
-                "prompt": q,
-                "reference": (item.references or ())[k] if k < len(item.references or ()) else None,
-            }
-            for k, q in enumerate(item.questions)
-        ]
+    rows = holdout_rows(mt_bench, overlap, holdout_items((c["row_id"], c["turns"]) for c in held))
     table = typed_rows("eval_holdout", rows)
     store.replace_partition("eval_holdout", [], table)
-    sources: dict[str, int] = {}
-    for c in held:
-        sources[c["source"]] = sources.get(c["source"], 0) + 1
+    sources = dict(Counter(c["source"] for c in held))
     if len(held) < config.holdout_size:
         context.log.warning(f"only {len(held)} of {config.holdout_size} hold-out rows available")
     return dg.MaterializeResult(
@@ -155,35 +129,6 @@ def _judge_items(mt_bench: list[EvalItem], config: EvaluationConfig) -> list[tup
         )
         for item in chosen
     ]
-
-
-def nll_rows(
-    model: Any, tokenizer: Any, name: str, items: Sequence[EvalItem], config: EvaluationConfig
-) -> list[dict[str, Any]]:
-    """One evaluation row per benchmark: token-weighted mean NLL of reference answers."""
-    rows = []
-    for benchmark in (MT_BENCH, POOL_HOLDOUT):
-        scored = [i for i in items if i.benchmark == benchmark and i.references]
-        if not scored:
-            continue
-        result = reference_nll(
-            model,
-            tokenizer,
-            [i.reference_conversation() for i in scored],
-            config.nll_max_length,
-            config.nll_batch_size,
-        )
-        rows.append(
-            {
-                "strategy": name,
-                "benchmark": benchmark,
-                "metric": "reference_nll",
-                "value": result.mean_nll,
-                "n": result.n_items,
-                "detail": f"{result.n_tokens} tokens, {result.n_truncated} truncated",
-            }
-        )
-    return rows
 
 
 def _answers_table(
@@ -245,42 +190,6 @@ def _run_judge(
     return rows
 
 
-def judge_summary_rows(name: str, judgments: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
-    """Evaluation rows from judgments: mean 1–10 grade and win rate vs base, with failure counts."""
-    rows = []
-    grades = [j for j in judgments if j["kind"] == judge.SINGLE]
-    scored = [j["score"] for j in grades if j["score"] is not None]
-    if grades:
-        rows.append(
-            {
-                "strategy": name,
-                "benchmark": MT_BENCH,
-                "metric": "judge_score",
-                "value": sum(scored) / len(scored) if scored else None,
-                "n": len(scored),
-                "detail": f"{len(grades) - len(scored)} of {len(grades)} unparseable or failed",
-            }
-        )
-    verdicts = {
-        (j["item_id"], j["kind"]): judge.ParsedVerdict(j["verdict"], j["parse_status"])
-        for j in judgments
-        if j["kind"] != judge.SINGLE
-    }
-    if verdicts:
-        outcome = judge.win_rate(judge.pairwise_outcomes(verdicts))
-        rows.append(
-            {
-                "strategy": name,
-                "benchmark": MT_BENCH,
-                "metric": "win_rate_vs_base",
-                "value": outcome.win_rate,
-                "n": outcome.n_scored,
-                "detail": f"{outcome.n_failed} failed, {outcome.n_inconsistent} order-inconsistent",
-            }
-        )
-    return rows
-
-
 def evaluate_model(
     name: str,
     model_path: str,
@@ -294,7 +203,7 @@ def evaluate_model(
     trainer.prepare()
     mt_bench, holdout = _eval_items(store, trainer)
     model, tokenizer = load_trained(model_path)
-    rows = nll_rows(model, tokenizer, name, mt_bench + holdout, config)
+    rows = nll_rows(model, tokenizer, name, mt_bench + holdout, config.nll_max_length, config.nll_batch_size)
     items = _judge_items(mt_bench, config) if config.judge_runs(llm) else []
     answers = (
         generate_answers(

@@ -11,7 +11,7 @@ import dagster as dg
 from pydantic import Field
 
 from deita_assets.core import evol
-from deita_assets.core.llm import ChatResult
+from deita_assets.core.llm_types import ChatResult
 from deita_assets.core.prompts import COMPLEXITY, evol_request
 from deita_assets.core.report import counts_table, markdown_table
 from deita_assets.partitions import dimension

@@ -6,8 +6,6 @@ all-MiniLM-L6-v2, mean pooling, unit vectors, cosine distance) — MoDS used ber
 vectors of the instruction (96 tokens); any sentence-transformers model is one config value away.
 """
 
-import math
-import time
 from collections import Counter
 from typing import Any
 
@@ -91,10 +89,6 @@ def _embedding_spec(embedder: EmbedderResource) -> str:
     return embedder.spec(text_mode="first_instruction")
 
 
-def _finite_or_none(value: float) -> float | None:
-    return float(value) if math.isfinite(value) else None
-
-
 @dg.asset(deps=[reward_scores, "eval_holdout"], group_name="mods", kinds={"duckdb"})
 def mods_seed(
     context: dg.AssetExecutionContext, config: ModsSeedConfig, store: DuckDBStore, embedder: EmbedderResource
@@ -118,21 +112,15 @@ def mods_seed(
         )
     instructions = [mods.first_instruction(r["turns"]) or "" for r in high]
     run, truncated = _kcenter(embedder, instructions, config.k, config.seed)
-    picks = [
-        {
-            "row_id": high[i]["row_id"],
-            "shard": high[i]["shard"],
-            "pick_order": order,
-            "reward": high[i]["reward"],
-            "pick_distance": _finite_or_none(run.pick_distance[order]),
-            "instruction": instructions[i],
-            "alpha": alpha,
-            "reward_source": f"{kind}:{source}",
-            "embedder": _embedding_spec(embedder),
-            "k_requested": config.k,
-        }
-        for order, i in enumerate(run.order.tolist())
-    ]
+    picks = mods.seed_picks(
+        high,
+        instructions,
+        run,
+        alpha=alpha,
+        reward_source=f"{kind}:{source}",
+        embedder=_embedding_spec(embedder),
+        k_requested=config.k,
+    )
     store.replace_partition("mods_seed", [], typed_rows("mods_seed", picks))
     rewards = [r["reward"] for r in rows if r["reward"] is not None]
     context.log.info(f"MoDS seed: {len(picks)} of {len(high)} high-quality rows (alpha={alpha})")
@@ -184,83 +172,31 @@ def mods_seed_model(
     return dg.MaterializeResult(metadata=training_metadata(result, {"seed": len(seed_rows)}))
 
 
-def _generate_own_answers(
-    model_path: str, instructions: list[str], config: ModsNecessityConfig
-) -> tuple[list[str], int, float]:
-    """Greedy answers of the seed model, batched (transformers generate, bounded new tokens).
-
-    Over-long prompts are cut on the left so the generation prompt survives; returns the answers,
-    how many prompts were cut, and the generation seconds.
-    """
-    from deita_assets.core.evaluation import generate_answers
-    from deita_assets.core.models import load_causal_lm
-
-    if not instructions:
-        return [], 0, 0.0
-    model, tokenizer = load_causal_lm(model_path)
-    tokenizer.truncation_side = "left"
-    prompts = [
-        tokenizer.apply_chat_template(
-            [{"role": "user", "content": t}], tokenize=False, add_generation_prompt=True
-        )
-        for t in instructions
-    ]
-    lengths = [len(ids) for ids in tokenizer(prompts, add_special_tokens=False)["input_ids"]]
-    started = time.perf_counter()
-    answers = generate_answers(
-        model,
-        tokenizer,
-        [[text] for text in instructions],
-        max_new_tokens=config.max_new_tokens,
-        batch_size=config.batch_size,
-        max_prompt_tokens=config.max_prompt_tokens,
+def _write_necessity(
+    store: DuckDBStore,
+    rows: list[dict[str, Any]],
+    seed_rows: list[dict[str, Any]],
+    alpha: float,
+    table: list[dict[str, Any]],
+    augmented_ids: list[str],
+    nearest: dict[str, tuple[str, float]],
+) -> list[dict[str, Any]]:
+    """Write `mods_necessity` and the explained final `mods_selection`; returns the selection rows."""
+    selection = mods.explain_selection(
+        [mods.Rewarded(r["row_id"], r["reward"], r["status"]) for r in rows],
+        alpha,
+        [r["row_id"] for r in seed_rows],
+        {t["row_id"]: t["status"] for t in table},
+        augmented_ids,
+        nearest,
     )
-    seconds = time.perf_counter() - started
-    return [a[0] if a else "" for a in answers], sum(n > config.max_prompt_tokens for n in lengths), seconds
-
-
-def _row_fields(row: dict[str, Any], instruction: str, **fields: Any) -> dict[str, Any]:
-    """One `mods_necessity` row: the pool row's identity plus what necessity found out about it."""
-    base = {
-        "row_id": row["row_id"],
-        "shard": row["shard"],
-        "reward": row["reward"],
-        "instruction": instruction,
-    }
-    return {"necessary": False, "augmented": False, **base, **fields}
-
-
-def _necessity_rows(
-    examined: list[dict[str, Any]],
-    instructions: list[str],
-    answers: list[str],
-    own_rewards: np.ndarray,
-    statuses: list[str],
-    necessary: list[int],
-    run: KCenterResult,
-) -> tuple[list[dict[str, Any]], dict[str, tuple[str, float]]]:
-    """Rows for `mods_necessity`, and for necessary-but-unpicked rows their nearest augmented center."""
-    position = {i: j for j, i in enumerate(necessary)}
-    pick_order = {j: order for order, j in enumerate(run.order.tolist())}
-    table, nearest = [], {}
-    for i, row in enumerate(examined):
-        j = position.get(i)
-        order = pick_order.get(j) if j is not None else None
-        fields: dict[str, Any] = {
-            "generated": answers[i],
-            "own_reward": _finite_or_none(own_rewards[i]),
-            "status": mods.AUGMENTED if order is not None else statuses[i],
-            "necessary": j is not None,
-            "augmented": order is not None,
-            "pick_order": order,
-            "pick_distance": _finite_or_none(run.pick_distance[order]) if order is not None else None,
-        }
-        if j is not None and order is None and run.order.size:
-            center = examined[necessary[int(run.nearest_center[j])]]["row_id"]
-            nearest[row["row_id"]] = (center, 1.0 - float(run.min_distance[j]))
-            fields["nearest_row_id"], fields["nearest_sim"] = nearest[row["row_id"]]
-        table.append(_row_fields(row, instructions[i], **fields))
-    return table, nearest
+    store.replace_partition("mods_necessity", [], typed_rows("mods_necessity", table))
+    store.replace_partition(
+        "mods_selection",
+        [],
+        typed_rows("mods_selection", selection),
+    )
+    return selection
 
 
 @dg.asset(deps=[mods_seed_model, mods_seed, reward_scores], group_name="mods", kinds={"pytorch", "duckdb"})
@@ -284,43 +220,32 @@ def mods_necessity(
         raise ValueError("materialize mods_seed and mods_seed_model first")
     alpha = seed_rows[0]["alpha"]
     beta, beta_from = mods.choose_beta(rows[0]["source_kind"], config.beta, alpha)
-    seed_ids = {r["row_id"] for r in seed_rows}
-    candidates = [
-        r
-        for r in rows
-        if mods.is_high_quality(r["reward"], r["status"], alpha) and r["row_id"] not in seed_ids
-    ]
-    order = mods.demo_order([r["row_id"] for r in candidates], config.seed)
-    examined = [candidates[i] for i in order[: config.max_instructions]]
-    capped = [candidates[i] for i in order[config.max_instructions :]]
+    candidates, examined, capped = mods.examined_split(
+        rows, {r["row_id"] for r in seed_rows}, alpha, config.max_instructions, config.seed
+    )
     instructions = [mods.first_instruction(r["turns"]) or "" for r in examined]
 
-    answers, prompts_cut, gen_seconds = _generate_own_answers(
-        model_rows[0]["model_path"], instructions, config
+    answers, prompts_cut, gen_seconds = mods.generate_own_answers(
+        model_rows[0]["model_path"],
+        instructions,
+        config.max_new_tokens,
+        config.batch_size,
+        config.max_prompt_tokens,
     )
     scored = reward.load().score(list(zip(instructions, answers, strict=True)))
-    statuses = [mods.necessity_status(_finite_or_none(s), beta) for s in scored.scores]
+    statuses = [mods.necessity_status(mods.finite_or_none(s), beta) for s in scored.scores]
     necessary = [i for i, s in enumerate(statuses) if s == mods.NECESSARY_NOT_PICKED]
     run, _ = _kcenter(embedder, [instructions[i] for i in necessary], config.k, config.seed)
-    table, nearest = _necessity_rows(examined, instructions, answers, scored.scores, statuses, necessary, run)
-    table += [_row_fields(r, mods.first_instruction(r["turns"]) or "", status=mods.DEMO_CAP) for r in capped]
+    table, nearest = mods.necessity_rows(
+        examined, instructions, answers, scored.scores, statuses, necessary, run
+    )
+    table += [
+        mods.necessity_row(r, mods.first_instruction(r["turns"]) or "", status=mods.DEMO_CAP) for r in capped
+    ]
     for item in table:
         item["beta"] = beta
     augmented_ids = [examined[necessary[j]]["row_id"] for j in run.order.tolist()]
-    selection = mods.explain_selection(
-        [mods.Rewarded(r["row_id"], r["reward"], r["status"]) for r in rows],
-        alpha,
-        [r["row_id"] for r in seed_rows],
-        {t["row_id"]: t["status"] for t in table},
-        augmented_ids,
-        nearest,
-    )
-    store.replace_partition("mods_necessity", [], typed_rows("mods_necessity", table))
-    store.replace_partition(
-        "mods_selection",
-        [],
-        typed_rows("mods_selection", selection),
-    )
+    selection = _write_necessity(store, rows, seed_rows, alpha, table, augmented_ids, nearest)
     reasons = Counter(s["reason"] for s in selection)
     own = [t["own_reward"] for t in table if t.get("own_reward") is not None]
     context.log.info(f"MoDS: {len(seed_rows)} seed + {len(augmented_ids)} augmented rows kept")

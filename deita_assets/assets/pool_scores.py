@@ -14,11 +14,13 @@ import numpy as np
 
 from deita_assets.assets.scorers import GROUP, TRADE_OFF, scorer_model
 from deita_assets.automation import PER_SHARD
-from deita_assets.core import scorer as sc
 from deita_assets.core.ifd import ifd_rows
+from deita_assets.core.lm_scorer import pick_inference_dtype
+from deita_assets.core.logprob_scorer import LogprobScorer
 from deita_assets.core.plots import histograms_png, markdown_image
 from deita_assets.core.pool_scoring import OK, score_rows, shard_fingerprint
 from deita_assets.core.report import counts_table, histogram_table, markdown_table
+from deita_assets.core.score_templates import template_fingerprint
 from deita_assets.core.scorer_head import HeadScorer, load_head
 from deita_assets.partitions import pool_shard
 from deita_assets.resources.embedder import EmbedderResource
@@ -41,7 +43,7 @@ def scorer_specs(store: DuckDBStore, scorers: ScorersResource, embedder: Embedde
                 "kind": kind,
                 "endpoint": llm.base_url or "local",
                 "model": llm.model,
-                "template": sc.template_fingerprint(scorers.template(d)),
+                "template": template_fingerprint(scorers.template(d)),
                 "top_logprobs": scorers.top_logprobs,
                 "missing_digits": scorers.missing_digits,
             }
@@ -65,9 +67,7 @@ def scorer_specs(store: DuckDBStore, scorers: ScorersResource, embedder: Embedde
                 f"embedding heads for {stale} were fit on another embedder than {embedder.spec()}"
             )
     changed = [
-        d
-        for d in DIMENSIONS
-        if found[d]["template_fingerprint"] != sc.template_fingerprint(scorers.template(d))
+        d for d in DIMENSIONS if found[d]["template_fingerprint"] != template_fingerprint(scorers.template(d))
     ]
     if changed:
         raise dg.Failure(f"the {changed} template changed since scorer_model ran: re-materialize it")
@@ -78,7 +78,7 @@ def scorer_specs(store: DuckDBStore, scorers: ScorersResource, embedder: Embedde
 
 def build_scorer(dim: str, spec: dict, scorers: ScorersResource, embedder: EmbedderResource, session: Any):
     if spec["kind"] == "openai_logprobs":
-        return sc.LogprobScorer(
+        return LogprobScorer(
             session.chat_many, scorers.template(dim), scorers.top_logprobs, scorers.missing_digits
         )
     if spec["scorer_kind"] == "embedding_head":
@@ -279,7 +279,7 @@ def pool_scores(
         "failure_reasons": dg.MetadataValue.md(counts_table(reasons, "reason")),
         "scorer_kind": kind,
         "scorer": label,
-        "inference_dtype": str(sc.pick_inference_dtype(scorers.dtype)) if kind == "lm" else None,
+        "inference_dtype": str(pick_inference_dtype(scorers.dtype)) if kind == "lm" else None,
         "aggregate": scorers.aggregate,
         "rows_per_second": len(out) / seconds if seconds > 0 else None,
         "turns_per_second": stats["turns"] / seconds if seconds > 0 else None,

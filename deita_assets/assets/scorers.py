@@ -22,10 +22,20 @@ import dagster as dg
 import numpy as np
 from pydantic import Field
 
-from deita_assets.core import scorer as sc
+from deita_assets.core.lm_scorer import pick_inference_dtype
 from deita_assets.core.models import load_causal_lm, offline_by_default
 from deita_assets.core.report import markdown_table
+from deita_assets.core.score_templates import TEMPLATE_VERSION, template_fingerprint
 from deita_assets.core.scorer_head import HeadScorer, fit_ridge_select_alpha, head_text, save_head
+from deita_assets.core.scorer_training import (
+    TrainConfig,
+    calibration_table,
+    dev_metrics,
+    directory_hash,
+    save_lm_scorer,
+    split_by_seed,
+    train_lm_scorer,
+)
 from deita_assets.partitions import dimension
 from deita_assets.paths import artifacts_dir
 from deita_assets.resources.embedder import EmbedderResource
@@ -97,7 +107,7 @@ def _train_lm(
     offline_by_default()
     start = time.perf_counter()
     model, tokenizer = load_causal_lm(scorers.base_model)
-    train_config = sc.TrainConfig(
+    train_config = TrainConfig(
         epochs=config.epochs,
         learning_rate=config.learning_rate,
         batch_size=config.train_batch_size,
@@ -112,7 +122,7 @@ def _train_lm(
         if point["step"] % 10 == 1:
             log.info(f"{dim} step {point['step']}: loss {point['loss']:.4f}")
 
-    curve, n_truncated = sc.train_lm_scorer(
+    curve, n_truncated = train_lm_scorer(
         model,
         tokenizer,
         scorers.template(dim),
@@ -127,28 +137,28 @@ def _train_lm(
     info = {
         "dimension": dim,
         "base_model": scorers.base_model,
-        "template_version": sc.TEMPLATE_VERSION,
-        "template_fingerprint": sc.template_fingerprint(scorers.template(dim)),
+        "template_version": TEMPLATE_VERSION,
+        "template_fingerprint": template_fingerprint(scorers.template(dim)),
         "train_config": train_config.__dict__,
         "n_train": len(train),
         "loss_curve": curve,
         "train_rows_truncated": n_truncated,
     }
-    sc.save_lm_scorer(model, tokenizer, tmp, info)
+    save_lm_scorer(model, tokenizer, tmp, info)
     _replace_dir(tmp, final)
-    return str(final), sc.directory_hash(final), curve, time.perf_counter() - start, n_truncated
+    return str(final), directory_hash(final), curve, time.perf_counter() - start, n_truncated
 
 
 def _evaluate(kind: str, scorer: Any, dev: list[dict]) -> dict[str, Any]:
     batch = scorer.score([r["values"] for r in dev])
     target = np.array([r["score"] for r in dev], dtype=np.float64)
-    metrics = sc.dev_metrics(batch.scores, target)
+    metrics = dev_metrics(batch.scores, target)
     return {
         "kind": kind,
         **metrics,
         "rows_per_second": batch.rows_per_second,
         "truncated": int(sum(batch.truncated)),
-        "calibration": sc.calibration_table(batch.scores, target),
+        "calibration": calibration_table(batch.scores, target),
     }
 
 
@@ -165,7 +175,7 @@ def _fit_head(
     shutil.rmtree(tmp, ignore_errors=True)
     save_head(head, tmp, {"dimension": dim, "n_train": len(train), "alpha_errors": alpha_errors})
     _replace_dir(tmp, final)
-    return str(final), sc.directory_hash(final), HeadScorer(head, embedder.embed), alpha_errors
+    return str(final), directory_hash(final), HeadScorer(head, embedder.embed), alpha_errors
 
 
 def _eval_row(dim: str, kind: str, path: str, digest: str, ev: dict, **extra: Any) -> dict[str, Any]:
@@ -264,7 +274,7 @@ def scorer_model(
     A released or local scorer in config replaces training (it is still evaluated on dev)."""
     dim = context.partition_key
     usable, excluded = training_rows(store, dim)
-    dev_seeds = sc.split_by_seed([r["seed_id"] for r in usable], config.dev_fraction)
+    dev_seeds = split_by_seed([r["seed_id"] for r in usable], config.dev_fraction)
     train = [r for r in usable if r["seed_id"] not in dev_seeds]
     dev = [r for r in usable if r["seed_id"] in dev_seeds]
     if not train or not dev:
@@ -282,7 +292,7 @@ def scorer_model(
             _eval_row(dim, "embedding_head", head_path, head_digest, evals[-1], embedder=embedder.spec())
         )
     for row in rows:
-        row.update(n_train=len(train), template_fingerprint=sc.template_fingerprint(scorers.template(dim)))
+        row.update(n_train=len(train), template_fingerprint=template_fingerprint(scorers.template(dim)))
     table = typed_rows("scorer_eval", rows)
     store.replace_partition("scorer_eval", [dim], table)
     low = [e for e in evals if e["spearman"] is None or e["spearman"] < config.dev_spearman_floor]
@@ -304,7 +314,7 @@ def scorer_model(
         "excluded_variants": dg.MetadataValue.md(
             markdown_table([{"reason": k, "rows": v} for k, v in excluded.items()])
         ),
-        "inference_dtype": str(sc.pick_inference_dtype(scorers.dtype)),
+        "inference_dtype": str(pick_inference_dtype(scorers.dtype)),
         "ridge_alpha_mse": dg.MetadataValue.json({str(k): v for k, v in alpha_errors.items()}),
         **lm["metadata"],
         **_eval_metadata(evals),

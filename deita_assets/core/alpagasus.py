@@ -11,7 +11,7 @@ import re
 from collections.abc import Mapping, Sequence
 
 from deita_assets.core.formats import instruction_response_pairs
-from deita_assets.core.llm import ChatRequest
+from deita_assets.core.llm_types import ChatRequest
 
 TEMPLATE_VERSION = "alpagasus-rate-v1"
 KEEP_AT_LEAST = 4.5

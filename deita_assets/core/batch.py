@@ -22,24 +22,25 @@ from typing import Any, Protocol
 
 import openai
 
-from deita_assets.core.llm import (
+from deita_assets.core.llm_client import ClientSettings, completion_body, parse_completion
+from deita_assets.core.llm_costs import Usage
+from deita_assets.core.llm_errors import (
     BUDGET,
     CLIENT_ERROR,
     MALFORMED,
     RATE_LIMITED,
     SERVER_ERROR,
     TIMEOUT,
+    attempt_outcome,
+    classify_error,
+    redact,
+)
+from deita_assets.core.llm_types import (
     ChatRequest,
     ChatResult,
-    ClientSettings,
     ResultCache,
-    Usage,
-    attempt_outcome,
+    accepted_hits,
     canonical_json,
-    classify_error,
-    completion_body,
-    parse_completion,
-    redact,
     request_key,
 )
 
@@ -247,9 +248,9 @@ class BatchClient:
         self, requests: Sequence[ChatRequest], accept: Callable[[ChatResult], bool] | None = None
     ) -> list[ChatResult]:
         """Answer every request in order (failures as results); same contract as ChatClient."""
-        accept = accept or (lambda _result: True)
         keys = [self.key(r) for r in requests]
-        cached = {k: v for k, v in self.cache.get_many(sorted(set(keys))).items() if accept(v)}
+        cached = accepted_hits(self.cache, keys, accept)
+        accept = accept or (lambda _result: True)
         misses: dict[str, ChatRequest] = {}
         for key, request in zip(keys, requests, strict=True):
             if key not in cached:

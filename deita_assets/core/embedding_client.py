@@ -21,7 +21,7 @@ import numpy as np
 import openai
 
 from deita_assets.core.embedding import EmbeddingResult
-from deita_assets.core.llm import RETRYABLE_KINDS, attempt_outcome, classify_error, redact
+from deita_assets.core.llm_errors import RETRYABLE_KINDS, attempt_outcome, classify_error, redact
 from deita_assets.core.retry import backoff_delays
 
 

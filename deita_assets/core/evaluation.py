@@ -20,6 +20,7 @@ from deita_assets.core.chat_tokens import IGNORE_INDEX, Turn, encode_conversatio
 
 MT_BENCH = "mt_bench"
 POOL_HOLDOUT = "pool_holdout"
+MT_BENCH_OVERLAP = "mt_bench_overlap"  # pool rows that repeat an MT-Bench prompt
 
 
 @dataclass(frozen=True)

@@ -10,7 +10,7 @@ from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from deita_assets.core.llm import ChatResult
+from deita_assets.core.llm_types import ChatResult
 from deita_assets.core.parsing import RankParse
 from deita_assets.core.prompts import OPS, SCAFFOLD_MARKERS
 from deita_assets.core.refusal import refusal_rule

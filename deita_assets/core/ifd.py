@@ -28,7 +28,7 @@ import numpy as np
 
 from deita_assets.core.formats import instruction_response_pairs
 from deita_assets.core.reward import length_batches
-from deita_assets.core.scorer import allocate_budget, leading_special_ids, model_context, padding_id
+from deita_assets.core.score_tokens import allocate_tokens, leading_special_ids, model_context, padding_id
 
 if TYPE_CHECKING:
     import torch
@@ -108,7 +108,7 @@ def encode_pair(renderer: PromptRenderer, instruction: str, answer: str, max_len
         return PairTokens(tuple(context), tuple(renderer.alone()), tuple(answer_ids), False)
     instruction_ids = renderer.encode(instruction)
     fixed = len(context) - len(instruction_ids)
-    keep_q, keep_a = allocate_budget([len(instruction_ids), len(answer_ids)], max(0, max_length - fixed))
+    keep_q, keep_a = allocate_tokens([len(instruction_ids), len(answer_ids)], max(0, max_length - fixed))
     if keep_q < len(instruction_ids):
         context = renderer.conditioned(renderer.tokenizer.decode(instruction_ids[:keep_q]))
     keep_a = min(keep_a, max_length - len(context))

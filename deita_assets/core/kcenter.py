@@ -75,6 +75,27 @@ def distances_to(x: np.ndarray, center: np.ndarray, metric: Metric, chunk_rows: 
     return out
 
 
+class _Coverage:
+    """Each point's distance to its nearest center so far, that center, and which points are centers."""
+
+    def __init__(self, x: np.ndarray, metric: Metric, chunk_rows: int) -> None:
+        self.x, self.metric, self.chunk_rows = x, metric, chunk_rows
+        n = x.shape[0]
+        self.min_dist = np.full(n, np.inf, dtype=np.float32)
+        self.nearest = np.full(n, -1, dtype=np.int64)
+        self.chosen = np.zeros(n, dtype=bool)
+
+    def add(self, index: int) -> None:
+        """Make `index` a center: every point it is closer to now points at it."""
+        d = distances_to(self.x, self.x[index], self.metric, self.chunk_rows)
+        closer = d < self.min_dist
+        self.min_dist[closer] = d[closer]
+        self.nearest[closer] = index
+        self.min_dist[index] = 0.0
+        self.nearest[index] = index
+        self.chosen[index] = True
+
+
 def k_center_greedy(
     points: np.ndarray,
     k: int,
@@ -96,21 +117,9 @@ def k_center_greedy(
         raise ValueError("k must be >= 0")
     x = prepare_points(points, metric)
     n = x.shape[0]
-    min_dist = np.full(n, np.inf, dtype=np.float32)
-    nearest = np.full(n, -1, dtype=np.int64)
-    chosen = np.zeros(n, dtype=bool)
-
-    def add_center(index: int) -> None:
-        d = distances_to(x, x[index], metric, chunk_rows)
-        closer = d < min_dist
-        min_dist[closer] = d[closer]
-        nearest[closer] = index
-        min_dist[index] = 0.0
-        nearest[index] = index
-        chosen[index] = True
-
+    cover = _Coverage(x, metric, chunk_rows)
     for index in existing:
-        add_center(int(index))
+        cover.add(int(index))
 
     order: list[int] = []
     picks: list[float] = []
@@ -120,22 +129,22 @@ def k_center_greedy(
             first = int(np.random.default_rng(seed).integers(n)) if start is None else int(start)
             order.append(first)
             picks.append(float("inf"))
-            add_center(first)
+            cover.add(first)
             continue
-        candidate = np.where(chosen, -np.inf, min_dist)
+        candidate = np.where(cover.chosen, -np.inf, cover.min_dist)
         index = int(np.argmax(candidate))
         if candidate[index] <= min_distance:
             exhausted = True
             break
         order.append(index)
         picks.append(float(candidate[index]))
-        add_center(index)
+        cover.add(index)
     if len(order) < k and not exhausted:
         exhausted = True  # ran out of points
     return KCenterResult(
         order=np.asarray(order, dtype=np.int64),
         pick_distance=np.asarray(picks, dtype=np.float32),
-        min_distance=min_dist,
-        nearest_center=nearest,
+        min_distance=cover.min_dist,
+        nearest_center=cover.nearest,
         exhausted=exhausted,
     )

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import hashlib
 import math
+import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -20,6 +21,7 @@ from typing import Any
 import numpy as np
 
 from deita_assets.core.formats import instruction_response_pairs
+from deita_assets.core.kcenter import KCenterResult
 
 # Reason codes (stable strings: stored in `mods_selection` / `selection` and counted).
 REWARD_FAILED = "reward_failed"
@@ -87,6 +89,19 @@ def demo_order(row_ids: Sequence[str], seed: int) -> list[int]:
     )
 
 
+def examined_split(
+    rows: Sequence[Mapping[str, Any]], seed_ids: set[str], alpha: float, max_instructions: int, seed: int
+) -> tuple[list[Mapping[str, Any]], list[Mapping[str, Any]], list[Mapping[str, Any]]]:
+    """(high-quality non-seed candidates, the seeded demo sample the seed model answers, the rest)."""
+    candidates = [
+        r for r in rows if is_high_quality(r["reward"], r["status"], alpha) and r["row_id"] not in seed_ids
+    ]
+    order = demo_order([r["row_id"] for r in candidates], seed)
+    examined = [candidates[i] for i in order[:max_instructions]]
+    capped = [candidates[i] for i in order[max_instructions:]]
+    return candidates, examined, capped
+
+
 def necessity_status(own_reward: float | None, beta: float) -> str:
     """MoDS step 3: the seed model still needs a row when its own answer scores below β."""
     if own_reward is None or not math.isfinite(own_reward):
@@ -152,3 +167,113 @@ def explain_selection(
             }
         )
     return rows
+
+
+def finite_or_none(value: float) -> float | None:
+    """A stored float: a failed (NaN/inf) score is NULL in the table, never a number."""
+    return float(value) if math.isfinite(value) else None
+
+
+def seed_picks(
+    high: Sequence[Mapping[str, Any]], instructions: Sequence[str], run: KCenterResult, **shared: Any
+) -> list[dict[str, Any]]:
+    """`mods_seed` rows in k-center pick order; `shared` holds what every row of the run records."""
+    return [
+        {
+            "row_id": high[i]["row_id"],
+            "shard": high[i]["shard"],
+            "pick_order": order,
+            "reward": high[i]["reward"],
+            "pick_distance": finite_or_none(run.pick_distance[order]),
+            "instruction": instructions[i],
+            **shared,
+        }
+        for order, i in enumerate(run.order.tolist())
+    ]
+
+
+def necessity_row(row: Mapping[str, Any], instruction: str, **fields: Any) -> dict[str, Any]:
+    """One `mods_necessity` row: the pool row's identity plus what necessity found out about it."""
+    base = {
+        "row_id": row["row_id"],
+        "shard": row["shard"],
+        "reward": row["reward"],
+        "instruction": instruction,
+    }
+    return {"necessary": False, "augmented": False, **base, **fields}
+
+
+def necessity_rows(
+    examined: Sequence[Mapping[str, Any]],
+    instructions: Sequence[str],
+    answers: Sequence[str],
+    own_rewards: np.ndarray,
+    statuses: Sequence[str],
+    necessary: Sequence[int],
+    run: KCenterResult,
+) -> tuple[list[dict[str, Any]], dict[str, tuple[str, float]]]:
+    """Rows for `mods_necessity`, and for necessary-but-unpicked rows their nearest augmented center.
+
+    `necessary` indexes `examined`; `run` is the k-center walk over those necessary rows, so a
+    necessary row is augmented exactly when the walk picked it.
+    """
+    position = {i: j for j, i in enumerate(necessary)}
+    pick_order = {j: order for order, j in enumerate(run.order.tolist())}
+    table, nearest = [], {}
+    for i, row in enumerate(examined):
+        j = position.get(i)
+        order = pick_order.get(j) if j is not None else None
+        fields: dict[str, Any] = {
+            "generated": answers[i],
+            "own_reward": finite_or_none(own_rewards[i]),
+            "status": AUGMENTED if order is not None else statuses[i],
+            "necessary": j is not None,
+            "augmented": order is not None,
+            "pick_order": order,
+            "pick_distance": finite_or_none(run.pick_distance[order]) if order is not None else None,
+        }
+        if j is not None and order is None and run.order.size:
+            center = examined[necessary[int(run.nearest_center[j])]]["row_id"]
+            nearest[row["row_id"]] = (center, 1.0 - float(run.min_distance[j]))
+            fields["nearest_row_id"], fields["nearest_sim"] = nearest[row["row_id"]]
+        table.append(necessity_row(row, instructions[i], **fields))
+    return table, nearest
+
+
+def generate_own_answers(
+    model_path: str,
+    instructions: Sequence[str],
+    max_new_tokens: int,
+    batch_size: int,
+    max_prompt_tokens: int,
+) -> tuple[list[str], int, float]:
+    """Greedy answers of the seed model, batched (transformers generate, bounded new tokens).
+
+    Over-long prompts are cut on the left so the generation prompt survives; returns the answers,
+    how many prompts were cut, and the generation seconds.
+    """
+    from deita_assets.core.evaluation import generate_answers
+    from deita_assets.core.models import load_causal_lm
+
+    if not instructions:
+        return [], 0, 0.0
+    model, tokenizer = load_causal_lm(model_path)
+    tokenizer.truncation_side = "left"
+    prompts = [
+        tokenizer.apply_chat_template(
+            [{"role": "user", "content": t}], tokenize=False, add_generation_prompt=True
+        )
+        for t in instructions
+    ]
+    lengths = [len(ids) for ids in tokenizer(prompts, add_special_tokens=False)["input_ids"]]
+    started = time.perf_counter()
+    answers = generate_answers(
+        model,
+        tokenizer,
+        [[text] for text in instructions],
+        max_new_tokens=max_new_tokens,
+        batch_size=batch_size,
+        max_prompt_tokens=max_prompt_tokens,
+    )
+    seconds = time.perf_counter() - started
+    return [a[0] if a else "" for a in answers], sum(n > max_prompt_tokens for n in lengths), seconds

@@ -16,7 +16,7 @@ from typing import Any
 import numpy as np
 
 from deita_assets.core.formats import instruction_response_pairs
-from deita_assets.core.scorer import ScoreBatch
+from deita_assets.core.score_templates import ScoreBatch
 
 OK, FAILED = "ok", "failed"
 AGGREGATES = ("sum", "mean")

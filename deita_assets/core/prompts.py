@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from deita_assets.core.llm import ChatRequest
+from deita_assets.core.llm_types import ChatRequest
 
 EVOL_VERSION = "evol-v1"
 RANK_VERSION = "rank-v1"

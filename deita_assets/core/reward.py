@@ -5,7 +5,7 @@ deberta-v3-large-v2: the tokenizer gets the pair as two segments, the model retu
 scalar). Any HF `AutoModelForSequenceClassification` with a single output works here by name.
 
 Offline there is no such model on this machine, so the offline reward source is the project's own
-trained DEITA quality scorer (core/scorer.py): a real model, but its scale is the digit expectation
+trained DEITA quality scorer (core/lm_scorer.py): a real model, but its scale is the digit expectation
 in [1, 6], not an unbounded reward — MoDS's α and β must then be chosen on that scale. Every result
 says which source produced it (`RewardSource.describe`).
 
@@ -152,7 +152,7 @@ class QualityScorerReward:
     """
 
     def __init__(self, scorer: Any, model_path: str, model_hash: str | None) -> None:
-        self.scorer = scorer  # a core.scorer.LMScorer on the quality template
+        self.scorer = scorer  # a core.lm_scorer.LMScorer on the quality template
         self.model_path = model_path
         self.model_hash = model_hash
 

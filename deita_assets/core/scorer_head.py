@@ -17,7 +17,8 @@ from pathlib import Path
 
 import numpy as np
 
-from deita_assets.core.scorer import ScoreBatch, directory_hash, split_by_seed
+from deita_assets.core.score_templates import ScoreBatch
+from deita_assets.core.scorer_training import directory_hash, split_by_seed
 
 ALPHAS = (0.01, 0.1, 1.0, 10.0, 100.0)
 

@@ -2,7 +2,9 @@
 
 Built on transformers' Trainer because it already checkpoints model, optimizer, scheduler and RNG
 state and resumes from them: a run killed mid-training continues from its last checkpoint when it
-is started again with the same config and data (the run directory is keyed by both).
+is started again with the same config and data (the run directory is keyed by both). The DEITA
+scorers train with their own short loop (core/scorer_training.py: one-token loss, no resume); see
+train_lm_scorer for why the two stacks stay apart.
 
 Paper recipes (documented, not the demo default — a 135M model on 2 CPU cores cannot afford them):
 - DEITA (hkust-nlp/deita examples/train/sft.sh, Mistral-7B on 6K rows): 6 epochs, lr 2e-5, warmup
@@ -193,6 +195,14 @@ def _loss_curve(log_history: list[dict[str, Any]]) -> list[tuple[int, float]]:
     return [(int(entry["step"]), float(entry["loss"])) for entry in log_history if "loss" in entry]
 
 
+def _save_model(model: Any, tokenizer: Any, config: SFTConfig, final_dir: Path) -> None:
+    """Safetensors weights (LoRA merged in, so evaluation loads a plain model) and the tokenizer."""
+    trained = model.merge_and_unload() if config.lora_r > 0 else model
+    final_dir.mkdir(parents=True, exist_ok=True)
+    trained.save_pretrained(str(final_dir))
+    tokenizer.save_pretrained(str(final_dir))
+
+
 def train_sft(
     conversations: Sequence[Sequence[Any]],
     config: SFTConfig,
@@ -219,8 +229,7 @@ def train_sft(
     items, dropped, truncated = encode_training_rows(tokenizer, conversations, config.max_length)
     if not items:
         raise ValueError(f"all {dropped} training rows lost their assistant tokens at max_length")
-    if config.lora_r > 0:
-        model = _apply_lora(model, config)
+    model = _apply_lora(model, config) if config.lora_r > 0 else model
     total_steps = config.optimizer_steps(len(items))
     checkpoint_dir.mkdir(parents=True, exist_ok=True)
     last = last_complete_checkpoint(checkpoint_dir)
@@ -238,10 +247,7 @@ def train_sft(
     train_seconds = time.perf_counter() - train_started
     tokens_seen = int(trainer.state.num_input_tokens_seen)
 
-    trained = trainer.model.merge_and_unload() if config.lora_r > 0 else trainer.model
-    final_dir.mkdir(parents=True, exist_ok=True)
-    trained.save_pretrained(str(final_dir))
-    tokenizer.save_pretrained(str(final_dir))
+    _save_model(trainer.model, tokenizer, config, final_dir)
     result = SFTResult(
         model_dir=final_dir,
         run_dir=run_dir,

@@ -23,16 +23,9 @@ import pyarrow as pa
 from pydantic import Field
 
 from deita_assets.core.batch import BatchClient, BatchSettings
-from deita_assets.core.llm import (
-    Budget,
-    ChatClient,
-    ChatRequest,
-    ChatResult,
-    ClientSettings,
-    Prices,
-    Usage,
-    canonical_json,
-)
+from deita_assets.core.llm_client import ChatClient, ClientSettings
+from deita_assets.core.llm_costs import Prices, SpendLimit, Usage
+from deita_assets.core.llm_types import ChatRequest, ChatResult, canonical_json
 from deita_assets.core.local_llm_server import LOCAL_BACKEND, local_llm_server
 from deita_assets.core.models import BUNDLED_LLM
 from deita_assets.core.report import markdown_table
@@ -286,7 +279,7 @@ class LLMResource(dg.ConfigurableResource):
             prices = Prices(self.prompt_usd_per_million, self.completion_usd_per_million)
             usage = Usage(
                 prices=prices if self.mode == "online" else prices.scaled(self.batch_price_factor),
-                budget=Budget(self.max_requests, self.max_total_tokens, self.max_dollars),
+                spend_limit=SpendLimit(self.max_requests, self.max_total_tokens, self.max_dollars),
             )
             client = self._client(settings, usage)
             try:

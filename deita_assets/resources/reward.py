@@ -20,7 +20,7 @@ from deita_assets.core.reward import (
     RewardSource,
     load_sequence_classification_reward,
 )
-from deita_assets.core.scorer import template_fingerprint
+from deita_assets.core.score_templates import template_fingerprint
 from deita_assets.resources.scorers import ScorersResource
 from deita_assets.resources.store import DuckDBStore
 

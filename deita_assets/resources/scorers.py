@@ -20,8 +20,9 @@ import dagster as dg
 from pydantic import Field
 
 from deita_assets.core.ifd import IFDScorer
+from deita_assets.core.lm_scorer import LMScorer, pick_inference_dtype
 from deita_assets.core.models import BUNDLED_LLM, load_causal_lm, loaded_once, offline_by_default
-from deita_assets.core.scorer import TEMPLATES, LMScorer, ScoreTemplate, pick_inference_dtype
+from deita_assets.core.score_templates import TEMPLATES, ScoreTemplate
 
 if TYPE_CHECKING:
     from transformers import PreTrainedModel, PreTrainedTokenizerBase

@@ -7,7 +7,7 @@ from typing import Any
 
 import torch
 
-from deita_assets.core.scorer import TEMPLATES
+from deita_assets.core.score_templates import TEMPLATES
 
 
 def byte_bpe_tokenizer():

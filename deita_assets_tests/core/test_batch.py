@@ -12,16 +12,10 @@ from deita_assets.core.batch import (
     set_key,
     write_requests_jsonl,
 )
-from deita_assets.core.llm import (
-    CLIENT_ERROR,
-    MALFORMED,
-    ChatRequest,
-    ClientSettings,
-    MemoryCache,
-    Prices,
-    Usage,
-    request_key,
-)
+from deita_assets.core.llm_client import ClientSettings
+from deita_assets.core.llm_costs import Prices, Usage
+from deita_assets.core.llm_errors import CLIENT_ERROR, MALFORMED
+from deita_assets.core.llm_types import ChatRequest, MemoryCache, request_key
 from deita_assets_tests.batch_test_server import BatchTestServer
 
 FAST = BatchSettings(poll_interval=0.01, deadline=5.0)

@@ -5,7 +5,7 @@ from collections import Counter
 import pytest
 
 from deita_assets.core import evol
-from deita_assets.core.llm import ChatResult
+from deita_assets.core.llm_types import ChatResult
 from deita_assets.core.parsing import parse_rank_reply
 from deita_assets.core.prompts import COMPLEXITY, OPS, QUALITY, evol_request, rank_request, repair_request
 

@@ -6,8 +6,18 @@ from contextlib import contextmanager
 
 import pytest
 
-from deita_assets.core import llm
-from deita_assets.core.llm import Budget, ChatClient, ChatRequest, ClientSettings, MemoryCache, Prices, Usage
+from deita_assets.core.llm_client import ChatClient, ClientSettings
+from deita_assets.core.llm_costs import Prices, SpendLimit, Usage
+from deita_assets.core.llm_errors import (
+    BUDGET,
+    CONNECTION,
+    MALFORMED,
+    RATE_LIMITED,
+    SERVER_ERROR,
+    TIMEOUT,
+    redact,
+)
+from deita_assets.core.llm_types import ChatRequest, MemoryCache, request_key
 from deita_assets_tests.llm_test_server import LLMTestServer
 
 FAKE_KEY = "sk-test-FAKEKEY-0123456789abcdef"
@@ -39,17 +49,17 @@ def client_for(server: LLMTestServer, cache=None, usage=None, **settings) -> Ite
 
 
 def test_request_key_covers_everything_that_changes_the_reply() -> None:
-    base = llm.request_key(req("a"), "b", "m")
-    assert base == llm.request_key(req("a"), "b", "m")
+    base = request_key(req("a"), "b", "m")
+    assert base == request_key(req("a"), "b", "m")
     variants = [
-        llm.request_key(req("a"), "b2", "m"),
-        llm.request_key(req("a"), "b", "m2"),
-        llm.request_key(req("a2"), "b", "m"),
-        llm.request_key(req("a", seed=1), "b", "m"),
-        llm.request_key(req("a", temperature=0.7), "b", "m"),
-        llm.request_key(req("a", max_tokens=7), "b", "m"),
-        llm.request_key(req("a", json_schema={"type": "object"}), "b", "m"),
-        llm.request_key(ChatRequest(({"role": "user", "content": "a"},), "t2"), "b", "m"),
+        request_key(req("a"), "b2", "m"),
+        request_key(req("a"), "b", "m2"),
+        request_key(req("a2"), "b", "m"),
+        request_key(req("a", seed=1), "b", "m"),
+        request_key(req("a", temperature=0.7), "b", "m"),
+        request_key(req("a", max_tokens=7), "b", "m"),
+        request_key(req("a", json_schema={"type": "object"}), "b", "m"),
+        request_key(ChatRequest(({"role": "user", "content": "a"},), "t2"), "b", "m"),
     ]
     assert len({base, *variants}) == len(variants) + 1
 
@@ -86,12 +96,12 @@ def test_retry_after_is_honoured_and_retries_are_counted() -> None:
 @pytest.mark.parametrize(
     ("fault", "kind"),
     [
-        ("500", llm.SERVER_ERROR),
-        ("429", llm.RATE_LIMITED),
-        ("timeout", llm.TIMEOUT),
-        ("malformed_json", llm.MALFORMED),
-        ("garbage", llm.MALFORMED),
-        ("truncated_body", llm.CONNECTION),
+        ("500", SERVER_ERROR),
+        ("429", RATE_LIMITED),
+        ("timeout", TIMEOUT),
+        ("malformed_json", MALFORMED),
+        ("garbage", MALFORMED),
+        ("truncated_body", CONNECTION),
     ],
 )
 def test_persistent_faults_fail_after_bounded_retries(fault: str, kind: str) -> None:
@@ -127,20 +137,20 @@ def test_truncated_and_empty_replies_are_results_not_errors() -> None:
 
 def test_budget_stops_cleanly_and_keeps_what_was_done() -> None:
     cache = MemoryCache()
-    usage = Usage(prices=Prices(1.0, 2.0), budget=Budget(max_requests=5))
+    usage = Usage(prices=Prices(1.0, 2.0), spend_limit=SpendLimit(max_requests=5))
     with LLMTestServer() as server, client_for(server, cache, usage, max_concurrency=2) as client:
         results = client.chat_many([req(f"q{i}") for i in range(12)])
     ok = [r for r in results if r.ok]
     assert len(ok) == 5 and server.requests == 5 and len(cache.entries) == 5
-    assert {r.error_kind for r in results if not r.ok} == {llm.BUDGET}
+    assert {r.error_kind for r in results if not r.ok} == {BUDGET}
     snap = usage.snapshot()
-    assert snap["budget_stopped"] and snap["failures_by_kind"] == {llm.BUDGET: 7}
+    assert snap["budget_stopped"] and snap["failures_by_kind"] == {BUDGET: 7}
     expected = (snap["prompt_tokens"] * 1.0 + snap["completion_tokens"] * 2.0) / 1e6
     assert snap["estimated_usd"] == pytest.approx(expected, abs=1e-6) and expected > 0
 
 
 def test_dollar_budget_reserves_in_flight_requests() -> None:
-    usage = Usage(prices=Prices(1e6, 1e6), budget=Budget(max_dollars=40.0))  # $1 per token
+    usage = Usage(prices=Prices(1e6, 1e6), spend_limit=SpendLimit(max_dollars=40.0))  # $1 per token
     with LLMTestServer() as server, client_for(server, usage=usage, max_concurrency=8) as client:
         results = client.chat_many([req("q", max_tokens=4, seed=i) for i in range(30)])
     assert usage.dollars <= 40.0 and any(r.ok for r in results)
@@ -175,8 +185,8 @@ def test_crash_midway_keeps_paid_results() -> None:
 
 def test_redact_removes_key_and_fragments() -> None:
     text = f"bad key {FAKE_KEY} or sk-test-...89abcdef"
-    assert FAKE_KEY not in llm.redact(text, FAKE_KEY)
-    assert "89abcdef" not in llm.redact(text, FAKE_KEY)
+    assert FAKE_KEY not in redact(text, FAKE_KEY)
+    assert "89abcdef" not in redact(text, FAKE_KEY)
 
 
 def test_slow_drip_reply_is_cut_at_the_total_deadline() -> None:
@@ -188,9 +198,9 @@ def test_slow_drip_reply_is_cut_at_the_total_deadline() -> None:
         started = time.monotonic()
         [result] = client.chat_many([req("drip")])
         elapsed = time.monotonic() - started
-    assert result.error_kind == llm.TIMEOUT and "total deadline" in result.error_detail
+    assert result.error_kind == TIMEOUT and "total deadline" in result.error_detail
     assert elapsed < 4.0
-    assert client.usage.snapshot()["http_outcomes"] == {llm.TIMEOUT: 1}
+    assert client.usage.snapshot()["http_outcomes"] == {TIMEOUT: 1}
 
 
 def test_run_deadline_stops_sending_and_counts_timeouts() -> None:
@@ -202,13 +212,13 @@ def test_run_deadline_stops_sending_and_counts_timeouts() -> None:
         results = client.chat_many([req(f"q{i}") for i in range(10)])
     late = [r for r in results if not r.ok]
     assert 1 <= sum(r.ok for r in results) <= 4 and late
-    assert {r.error_kind for r in late} == {llm.TIMEOUT} and server.requests < 10
+    assert {r.error_kind for r in late} == {TIMEOUT} and server.requests < 10
     assert any("run deadline of 1 s reached; request not sent" in r.error_detail for r in late)
 
 
 def test_budget_stop_reports_what_was_sent_and_what_came_back() -> None:
     """503 on every attempt, 5 attempts allowed: the five sent requests say they got a 503."""
-    usage = Usage(budget=Budget(max_requests=5))
+    usage = Usage(spend_limit=SpendLimit(max_requests=5))
     faults = ["status_503"] * 20
     with (
         LLMTestServer(faults=faults) as server,
@@ -217,13 +227,13 @@ def test_budget_stop_reports_what_was_sent_and_what_came_back() -> None:
         results = client.chat_many([req(f"q{i}") for i in range(11)])
     snap = usage.snapshot()
     assert server.requests == 5 and snap["http_outcomes"] == {"HTTP 503": 5}
-    sent = [r for r in results if r.error_kind == llm.SERVER_ERROR]
+    sent = [r for r in results if r.error_kind == SERVER_ERROR]
     assert len(sent) == 5 and all(
         "503" in r.error_detail and "retry not sent" in r.error_detail for r in sent
     )
-    unsent = [r for r in results if r.error_kind == llm.BUDGET]
+    unsent = [r for r in results if r.error_kind == BUDGET]
     assert len(unsent) == 6 and all("request not sent" in r.error_detail for r in unsent)
-    assert snap["budget_stopped"] and snap["failures_by_kind"] == {llm.BUDGET: 6, llm.SERVER_ERROR: 5}
+    assert snap["budget_stopped"] and snap["failures_by_kind"] == {BUDGET: 6, SERVER_ERROR: 5}
 
 
 def test_rejected_replies_are_not_cached_and_cached_rejects_are_asked_again() -> None:

@@ -2,9 +2,11 @@
 
 import math
 
+import numpy as np
 import pytest
 
 from deita_assets.core import mods
+from deita_assets.core.kcenter import KCenterResult
 from deita_assets.core.mods import Rewarded
 
 
@@ -99,3 +101,60 @@ def test_explain_selection_keeps_seed_then_augmented_and_explains_the_rest() -> 
 def test_explain_selection_rejects_overlapping_sets() -> None:
     with pytest.raises(ValueError, match="overlap"):
         mods.explain_selection([Rewarded("a", 1.0, "ok")], 0.0, ["a"], {}, ["a"])
+
+
+def kcenter_run(order, pick_distance, min_distance, nearest_center) -> KCenterResult:
+    return KCenterResult(
+        order=np.array(order, dtype=np.int64),
+        pick_distance=np.array(pick_distance, dtype=np.float32),
+        min_distance=np.array(min_distance, dtype=np.float32),
+        nearest_center=np.array(nearest_center, dtype=np.int64),
+        exhausted=False,
+    )
+
+
+def test_seed_picks_follow_pick_order_and_store_no_infinite_distance() -> None:
+    high = [{"row_id": f"r{i}", "shard": "s0", "reward": float(i)} for i in range(3)]
+    run = kcenter_run([2, 0], [np.inf, 0.25], [0.0, 0.1, 0.0], [1, 0, 0])
+    picks = mods.seed_picks(high, ["i0", "i1", "i2"], run, alpha=0.5, k_requested=2)
+    found = [(p["row_id"], p["pick_order"], p["instruction"]) for p in picks]
+    assert found == [("r2", 0, "i2"), ("r0", 1, "i0")]
+    assert picks[0]["pick_distance"] is None and picks[1]["pick_distance"] == 0.25
+    assert all(p["alpha"] == 0.5 and p["k_requested"] == 2 for p in picks)
+
+
+def test_necessity_rows_mark_augmented_and_name_the_nearest_center_of_the_rest() -> None:
+    examined = [{"row_id": f"r{i}", "shard": "s0", "reward": 1.0} for i in range(4)]
+    needed = mods.NECESSARY_NOT_PICKED
+    statuses = [mods.NOT_NECESSARY, needed, mods.OWN_ANSWER_UNSCORED, needed]
+    necessary = [1, 3]  # examined rows 1 and 3; the walk picks only the first of them
+    run = kcenter_run([0], [np.inf], [0.0, 0.4], [0, 0])
+    own = np.array([2.0, -1.0, np.nan, -2.0])
+    table, nearest = mods.necessity_rows(
+        examined, ["i0", "i1", "i2", "i3"], ["a0", "a1", "a2", "a3"], own, statuses, necessary, run
+    )
+    assert [t["status"] for t in table] == [
+        mods.NOT_NECESSARY,
+        mods.AUGMENTED,
+        mods.OWN_ANSWER_UNSCORED,
+        mods.NECESSARY_NOT_PICKED,
+    ]
+    assert [(t["necessary"], t["augmented"]) for t in table] == [
+        (False, False),
+        (True, True),
+        (False, False),
+        (True, False),
+    ]
+    assert table[2]["own_reward"] is None and table[1]["pick_order"] == 0
+    assert nearest == {"r3": ("r1", pytest.approx(0.6))}
+    assert table[3]["nearest_row_id"] == "r1" and table[3]["generated"] == "a3"
+
+
+def test_examined_split_caps_a_seeded_sample_of_high_quality_non_seed_rows() -> None:
+    rows = [{"row_id": f"r{i}", "reward": float(i), "status": "ok"} for i in range(6)]
+    rows.append({"row_id": "failed", "reward": None, "status": "failed"})
+    candidates, examined, capped = mods.examined_split(rows, {"r5"}, 1.0, 2, seed=3)
+    assert {r["row_id"] for r in candidates} == {"r2", "r3", "r4"}
+    assert len(examined) == 2 and len(capped) == 1
+    assert {r["row_id"] for r in examined + capped} == {"r2", "r3", "r4"}
+    assert examined == mods.examined_split(rows, {"r5"}, 1.0, 2, seed=3)[1]

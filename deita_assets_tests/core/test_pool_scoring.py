@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from deita_assets.core.pool_scoring import combine_turns, plan_turns, score_rows, shard_fingerprint
-from deita_assets.core.scorer import ScoreBatch
+from deita_assets.core.score_templates import ScoreBatch
 
 
 def _turns(*texts: str) -> list[dict]:

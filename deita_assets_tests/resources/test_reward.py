@@ -6,7 +6,7 @@ import numpy as np
 import pyarrow as pa
 import pytest
 
-from deita_assets.core.scorer import QUALITY_TEMPLATE, template_fingerprint
+from deita_assets.core.score_templates import QUALITY_TEMPLATE, template_fingerprint
 from deita_assets.resources.reward import RewardResource
 from deita_assets.resources.scorers import ScorersResource
 from deita_assets.resources.store import DuckDBStore

@@ -1,252 +1,37 @@
-"""The LLM layer's pure part: requests, content-addressed keys, usage/cost accounting, budgets,
-and a bounded-concurrency OpenAI-protocol client with retries that never loses a paid-for result.
+"""A bounded-concurrency OpenAI-protocol chat client with retries that never loses a paid-for result.
 
-Everything speaks the chat-completions protocol through the `openai` package, so OpenAI, vLLM,
-llama.cpp's server, Ollama or any compatible endpoint work unchanged. The cache is abstract here
-(`ResultCache`); the Dagster resource backs it with the DuckDB table `llm_cache`.
+An asyncio loop in a background thread sends the requests; results are checked against the spend
+limit, parsed from the raw body, and written through to the cache in small batches.
 """
 
 from __future__ import annotations
 
 import asyncio
-import hashlib
 import json
 import queue
 import random
 import threading
 import time
-from collections import Counter, defaultdict
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections import defaultdict
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Future
-from dataclasses import asdict, dataclass, field, replace
-from email.utils import parsedate_to_datetime
-from typing import Any, Protocol
+from dataclasses import dataclass, field, replace
+from typing import Any
 
 import openai
 
+from deita_assets.core.llm_costs import Usage
+from deita_assets.core.llm_errors import (
+    BUDGET,
+    CLIENT_ERROR,
+    RETRYABLE_KINDS,
+    TIMEOUT,
+    attempt_outcome,
+    classify_error,
+    redact,
+)
+from deita_assets.core.llm_types import ChatRequest, ChatResult, ResultCache, accepted_hits, request_key
 from deita_assets.core.retry import backoff_delays
-
-# Failure kinds (ChatResult.error_kind); retryable ones are retried with backoff before being recorded.
-RATE_LIMITED = "rate_limited"
-SERVER_ERROR = "server_error"
-TIMEOUT = "timeout"
-CONNECTION = "connection"
-MALFORMED = "malformed_response"
-CLIENT_ERROR = "client_error"
-BUDGET = "budget_exceeded"
-RETRYABLE_KINDS = frozenset({RATE_LIMITED, SERVER_ERROR, TIMEOUT, CONNECTION, MALFORMED})
-
-
-@dataclass(frozen=True)
-class ChatRequest:
-    """One chat completion to make. `template_version` names the prompt template that built it."""
-
-    messages: tuple[Mapping[str, str], ...]
-    template_version: str
-    temperature: float = 0.0
-    max_tokens: int = 512
-    seed: int | None = 0
-    json_schema: dict | None = None
-    top_logprobs: int | None = None
-
-    def __post_init__(self) -> None:
-        messages = tuple({"role": str(m["role"]), "content": str(m["content"])} for m in self.messages)
-        object.__setattr__(self, "messages", messages)
-
-    def canonical(self, backend: str, model: str) -> dict[str, Any]:
-        """Everything that determines the reply; hashed into the cache key and stored beside it."""
-        return {
-            "backend": backend,
-            "model": model,
-            "template_version": self.template_version,
-            "messages": [dict(m) for m in self.messages],
-            "temperature": self.temperature,
-            "max_tokens": self.max_tokens,
-            "seed": self.seed,
-            "json_schema": self.json_schema,
-            "top_logprobs": self.top_logprobs,
-        }
-
-
-def canonical_json(value: Any) -> str:
-    return json.dumps(value, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
-
-
-def request_key(request: ChatRequest, backend: str, model: str) -> str:
-    """Content hash of backend, model, template version, messages and sampling params (seed included)."""
-    return hashlib.sha256(canonical_json(request.canonical(backend, model)).encode()).hexdigest()
-
-
-@dataclass(frozen=True)
-class ChatResult:
-    """The reply to one request, or why there is none (`error_kind`, `error_detail`); never invented."""
-
-    request_key: str
-    text: str | None
-    finish_reason: str | None
-    prompt_tokens: int
-    completion_tokens: int
-    cached: bool
-    error_kind: str | None
-    error_detail: str | None
-    backend: str
-    model: str
-    top_logprobs: list[dict[str, Any]] | None = None
-
-    @property
-    def ok(self) -> bool:
-        return self.error_kind is None
-
-    @property
-    def truncated(self) -> bool:
-        return self.finish_reason == "length"
-
-
-@dataclass(frozen=True)
-class Prices:
-    """US dollars per million tokens; zero for local backends."""
-
-    prompt_per_million: float = 0.0
-    completion_per_million: float = 0.0
-
-    def scaled(self, factor: float) -> Prices:
-        """These prices times `factor` (batch mode: providers bill batch tokens at a discount)."""
-        return Prices(self.prompt_per_million * factor, self.completion_per_million * factor)
-
-    def dollars(self, prompt_tokens: int, completion_tokens: int) -> float:
-        return (
-            prompt_tokens * self.prompt_per_million + completion_tokens * self.completion_per_million
-        ) / 1e6
-
-
-@dataclass(frozen=True)
-class Budget:
-    """Per-run limits; None means unlimited. Requests beyond them are not sent (error_kind budget)."""
-
-    max_requests: int | None = None
-    max_tokens: int | None = None
-    max_dollars: float | None = None
-
-
-def estimate_prompt_tokens(request: ChatRequest) -> int:
-    """A cheap, deliberately high estimate (3 chars per token + chat-template overhead per message),
-    reserved while a request is in flight so concurrent requests cannot overrun the budget."""
-    return sum(len(m["content"]) // 3 + 8 for m in request.messages)
-
-
-@dataclass
-class Usage:
-    """Per-session accounting; thread-safe. Reservations make the budget hold under concurrency."""
-
-    prices: Prices = field(default_factory=Prices)
-    budget: Budget = field(default_factory=Budget)
-    requests: int = 0
-    http_requests: int = 0
-    retries: int = 0
-    cache_hits: int = 0
-    completed: int = 0
-    prompt_tokens: int = 0
-    completion_tokens: int = 0
-    failures: Counter = field(default_factory=Counter)
-    http_outcomes: Counter = field(default_factory=Counter)  # per HTTP attempt: "ok", "HTTP 503", timeout…
-    budget_stopped: bool = False
-    _reserved_tokens: int = 0
-    _reserved_dollars: float = 0.0
-    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
-
-    @property
-    def dollars(self) -> float:
-        return self.prices.dollars(self.prompt_tokens, self.completion_tokens)
-
-    def try_reserve(self, request: ChatRequest) -> tuple[int, float] | None:
-        """Reserve budget for one HTTP attempt; None (and budget_stopped) if it would exceed a limit."""
-        tokens = estimate_prompt_tokens(request) + request.max_tokens
-        dollars = self.prices.dollars(estimate_prompt_tokens(request), request.max_tokens)
-        b = self.budget
-        with self._lock:
-            used_tokens = self.prompt_tokens + self.completion_tokens + self._reserved_tokens
-            over = (
-                (b.max_requests is not None and self.http_requests + 1 > b.max_requests)
-                or (b.max_tokens is not None and used_tokens + tokens > b.max_tokens)
-                or (
-                    b.max_dollars is not None
-                    and self.dollars + self._reserved_dollars + dollars > b.max_dollars
-                )
-            )
-            if over:
-                self.budget_stopped = True
-                return None
-            self.http_requests += 1
-            self._reserved_tokens += tokens
-            self._reserved_dollars += dollars
-            return tokens, dollars
-
-    def release(
-        self, reservation: tuple[int, float], prompt_tokens: int = 0, completion_tokens: int = 0
-    ) -> None:
-        with self._lock:
-            self._reserved_tokens -= reservation[0]
-            self._reserved_dollars -= reservation[1]
-            self.prompt_tokens += prompt_tokens
-            self.completion_tokens += completion_tokens
-
-    def record(self, result: ChatResult) -> None:
-        with self._lock:
-            self.requests += 1
-            if result.cached:
-                self.cache_hits += 1
-            elif result.ok:
-                self.completed += 1
-            else:
-                self.failures[result.error_kind] += 1
-
-    def add_outcome(self, outcome: str) -> None:
-        with self._lock:
-            self.http_outcomes[outcome] += 1
-
-    def add_retry(self) -> None:
-        with self._lock:
-            self.retries += 1
-
-    def snapshot(self) -> dict[str, Any]:
-        with self._lock:
-            return {
-                "requests": self.requests,
-                "cache_hits": self.cache_hits,
-                "http_requests": self.http_requests,
-                "retries": self.retries,
-                "completed": self.completed,
-                "failed": sum(self.failures.values()),
-                "failures_by_kind": dict(sorted(self.failures.items())),
-                "http_outcomes": dict(sorted(self.http_outcomes.items())),
-                "prompt_tokens": self.prompt_tokens,
-                "completion_tokens": self.completion_tokens,
-                "estimated_usd": round(self.dollars, 6),
-                "budget_stopped": self.budget_stopped,
-                "budget": asdict(self.budget),
-            }
-
-
-class ResultCache(Protocol):
-    """Where paid-for results live; `put_many` must be durable when it returns."""
-
-    def get_many(self, keys: Sequence[str]) -> dict[str, ChatResult]: ...
-
-    def put_many(self, entries: Sequence[tuple[ChatRequest, ChatResult]]) -> None: ...
-
-
-class MemoryCache:
-    """A dict-backed ResultCache (tests, benchmarks)."""
-
-    def __init__(self) -> None:
-        self.entries: dict[str, ChatResult] = {}
-
-    def get_many(self, keys: Sequence[str]) -> dict[str, ChatResult]:
-        return {k: self.entries[k] for k in keys if k in self.entries}
-
-    def put_many(self, entries: Sequence[tuple[ChatRequest, ChatResult]]) -> None:
-        for _request, result in entries:
-            self.entries[result.request_key] = result
 
 
 @dataclass(frozen=True)
@@ -270,62 +55,6 @@ class ClientSettings:
     # is one short DuckDB connection (~70 ms with its checkpoint), so not one per result.
     flush_every: int = 256
     flush_seconds: float = 1.0
-
-
-def redact(text: str, secret: str | None) -> str:
-    """Remove the secret (and long fragments of it) from text that may be stored or shown."""
-    if not secret or secret == "unused":
-        return text
-    text = text.replace(secret, "***")
-    if len(secret) >= 16:  # servers echo partially masked keys, e.g. "sk-abc...wxyz"
-        for fragment in (secret[:8], secret[-8:]):
-            text = text.replace(fragment, "***")
-    return text
-
-
-def _retry_after_seconds(headers: Mapping[str, str] | None) -> float | None:
-    if not headers:
-        return None
-    if (ms := headers.get("retry-after-ms")) is not None:
-        try:
-            return float(ms) / 1000
-        except ValueError:
-            pass
-    value = headers.get("retry-after")
-    if value is None:
-        return None
-    try:
-        return float(value)
-    except ValueError:
-        try:
-            return max(0.0, parsedate_to_datetime(value).timestamp() - time.time())
-        except (TypeError, ValueError):
-            return None
-
-
-def attempt_outcome(error: BaseException) -> str:
-    """What one failed HTTP attempt got back, for the per-attempt tally ("HTTP 503", "timeout", …)."""
-    if isinstance(error, openai.APIStatusError):
-        return f"HTTP {error.status_code}"
-    return classify_error(error)[0]
-
-
-def classify_error(error: BaseException) -> tuple[str, float | None]:
-    """(failure kind, Retry-After seconds) for an exception raised by the openai client."""
-    if isinstance(error, openai.APITimeoutError | asyncio.TimeoutError):
-        return TIMEOUT, None
-    if isinstance(error, openai.APIConnectionError):
-        return CONNECTION, None
-    if isinstance(error, openai.APIStatusError):
-        headers = error.response.headers if error.response is not None else None
-        if error.status_code == 429:
-            return RATE_LIMITED, _retry_after_seconds(headers)
-        if error.status_code >= 500 or error.status_code == 408:
-            return SERVER_ERROR, _retry_after_seconds(headers)
-        return CLIENT_ERROR, None
-    if isinstance(error, openai.APIResponseValidationError | ValueError | KeyError | TypeError):
-        return MALFORMED, None
-    return CLIENT_ERROR, None
 
 
 def parse_completion(body: str) -> tuple[str | None, str | None, int, int, list[dict[str, Any]] | None]:
@@ -413,9 +142,9 @@ class ChatClient:
         reply it rejects (written before the verdict existed) is asked again, so a rerun after a bad
         spell of the server heals instead of replaying the bad reply.
         """
-        accept = accept or (lambda _result: True)
         keys = [self.key(r) for r in requests]
-        cached = {k: v for k, v in self.cache.get_many(sorted(set(keys))).items() if accept(v)}
+        cached = accepted_hits(self.cache, keys, accept)
+        accept = accept or (lambda _result: True)
         results: list[ChatResult | None] = [None] * len(requests)
         first_index: dict[str, int] = {}
         duplicates: dict[str, list[int]] = defaultdict(list)
