@@ -61,7 +61,7 @@ def main() -> None:
     from deita_assets.assets.ingest import raw_pool
     from deita_assets.core.embedding import embedding_text
     from deita_assets.core.ingest import file_digest, shard_key
-    from deita_assets.partitions import pool_shard
+    from deita_assets.orchestration.partitions import pool_shard
     from deita_assets.resources.embedder import EmbedderResource
     from deita_assets.resources.store import DuckDBStore
 

@@ -20,7 +20,7 @@ import dagster as dg
 from deita_assets.assets.ingest import raw_pool, write_shard
 from deita_assets.core.inbox import copy_into_inbox, plan_inbox, scan_inbox
 from deita_assets.core.ingest import file_digest, ingest_file, is_data_file, shard_key
-from deita_assets.partitions import pool_shard
+from deita_assets.orchestration.partitions import pool_shard
 from deita_assets.resources.store import DuckDBStore
 
 

@@ -24,7 +24,7 @@ from deita_assets.resources.store import DuckDBStore
 
 
 class ServerProcess:
-    """deita_assets_tests.llm_test_server in a subprocess; asks it for its request count."""
+    """deita_assets_tests.support.llm_test_server in a subprocess; asks it for its request count."""
 
     def __init__(self, process: subprocess.Popen) -> None:
         self.process = process
@@ -39,7 +39,7 @@ class ServerProcess:
 
 @contextmanager
 def server_process(latency: float) -> Iterator[ServerProcess]:
-    command = [sys.executable, "-m", "deita_assets_tests.llm_test_server", str(latency)]
+    command = [sys.executable, "-m", "deita_assets_tests.support.llm_test_server", str(latency)]
     with subprocess.Popen(command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True) as process:
         try:
             yield ServerProcess(process)

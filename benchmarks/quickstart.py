@@ -27,8 +27,8 @@ def main() -> int:
     os.environ["DEITA_HOME"] = str(home)
     os.environ.pop("DAGSTER_HOME", None)
     os.environ.pop("DAGSTER_STORAGE_DIR", None)
-    from deita_assets.paths import samples_dir
-    from deita_assets.quickstart import run_quickstart
+    from deita_assets.app.quickstart import run_quickstart
+    from deita_assets.storage.paths import samples_dir
 
     load_before = os.getloadavg()
     started = time.monotonic()

@@ -55,12 +55,12 @@ def single_process(home: Path, timed: list[str]) -> tuple[dict, float]:
     import dagster as dg
     import torch
 
+    from deita_assets.app.scale_local import shard_tables
     from deita_assets.assets.embeddings import pool_embeddings
     from deita_assets.assets.ingest import raw_pool
-    from deita_assets.partitions import pool_shard
+    from deita_assets.orchestration.partitions import pool_shard
     from deita_assets.resources.embedder import EmbedderResource
     from deita_assets.resources.store import DuckDBStore
-    from deita_assets.scale_local import shard_tables
 
     torch.set_num_threads(1)
     os.environ["DEITA_HOME"] = str(home)
@@ -96,7 +96,7 @@ def run_seconds(cluster) -> float:
 
 def fan_out(home: Path, workers: int, timed: list[str], warm: list[str]) -> tuple[dict, float, float]:
     """Ingest, warm every worker up (imports, model load) on the small shards, then the timed run."""
-    from deita_assets.scale_local import LocalCluster, shard_tables
+    from deita_assets.app.scale_local import LocalCluster, shard_tables
 
     with LocalCluster(home, workers) as cluster:
         cluster.run_job("scale_raw_pool", register_inbox=True)
@@ -115,7 +115,7 @@ def main() -> None:
     shared = Path(os.environ.get("DEITA_SHARED_DATA", ROOT.parent / "shared" / "data"))
     parser.add_argument("--data", type=Path, default=shared / "alpaca" / "alpaca_5000.json")
     args = parser.parse_args()
-    from deita_assets.scale_local import redis_available
+    from deita_assets.app.scale_local import redis_available
 
     if not redis_available():
         sys.exit("redis-server is not installed (scripts/setup.sh installs it as root)")

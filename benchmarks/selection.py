@@ -33,7 +33,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 import synthetic
 
 from deita_assets.core.selection import repr_filter
-from deita_assets_tests.core.selection_oracle import sequential_repr_filter
+from deita_assets_tests.support.selection_oracle import sequential_repr_filter
 
 CACHE = Path(os.environ.get("DEITA_BENCH_CACHE", "/tmp/deita_bench"))
 DIM, BUDGET, TAU = 768, 10_000, 0.9
@@ -100,7 +100,7 @@ def in_memory_case(name: str, n: int, dup_fraction: float, cluster_size: float, 
 def stream_child(root: str, out_prefix: str) -> None:
     """Subprocess body: the whole streaming selection, then print time and this process's peak RSS."""
     from deita_assets.resources.store import DuckDBStore
-    from deita_assets.selection_io import stream_repr_filter
+    from deita_assets.storage.selection_io import stream_repr_filter
 
     start = time.perf_counter()
     with DuckDBStore(root=root).get_connection() as conn:
@@ -156,7 +156,7 @@ def streamed_case(oracle_cap: float) -> dict:
 def _verify_stream(database: Path, prefix: str, oracle_cap: float) -> dict:
     """Oracle over the examined rows (walk positions -> rows re-read from DuckDB in walk order)."""
     from deita_assets.resources.store import DuckDBStore
-    from deita_assets.selection_io import fetch_window, walk_order
+    from deita_assets.storage.selection_io import fetch_window, walk_order
 
     examined = np.load(prefix + "_examined.npy")
     with DuckDBStore(root=str(database)).get_connection() as conn:

@@ -55,7 +55,7 @@ from deita_assets.assets.training import finetuned_model
 from deita_assets.core.inbox import copy_into_inbox, plan_inbox, scan_inbox
 from deita_assets.core.ingest import ingest_file
 from deita_assets.core.strategies import reads_ifd, strategy_of
-from deita_assets.partitions import pool_shard
+from deita_assets.orchestration.partitions import pool_shard
 from deita_assets.resources.scorers import ScorersResource
 from deita_assets.resources.store import DuckDBStore, table_schema
 from deita_assets.resources.trainer import TrainerResource

@@ -1,5 +1,5 @@
 import sys
 
-from deita_assets.cli import main
+from deita_assets.app.cli import main
 
 sys.exit(main())

@@ -3,11 +3,11 @@
 import dagster as dg
 
 from deita_assets import assets
-from deita_assets.automation import automation_sensor, refresh_selection_job, refresh_selection_schedule
-from deita_assets.model_jobs import MODEL_JOBS
+from deita_assets.orchestration.automation import automation_sensor, refresh_selection_schedule
+from deita_assets.orchestration.fan_out import SCALE_JOBS
+from deita_assets.orchestration.jobs import MODEL_JOBS, ingest_job, refresh_selection_job
+from deita_assets.orchestration.sensors import inbox_sensor
 from deita_assets.resources.registry import build_resources
-from deita_assets.scale import SCALE_JOBS
-from deita_assets.sensors import inbox_sensor, ingest_job
 
 defs = dg.Definitions(
     assets=dg.load_assets_from_package_module(assets),

@@ -27,13 +27,12 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from deita_assets.automation import PER_SHARD
 from deita_assets.core.embedding import embedding_text
 from deita_assets.core.report import counts_table
-from deita_assets.partitions import pool_shard
+from deita_assets.orchestration.partitions import pool_shard
 from deita_assets.resources.embedder import EmbedderResource
 from deita_assets.resources.store import DuckDBStore
-from deita_assets.sql import load_sql, load_sql_for_dim, vectors_table
+from deita_assets.storage.sql import load_sql, load_sql_for_dim, vectors_table
 
 EMBEDDING_CODE_VERSION = "2"  # 2: vectors in fixed-width pool_vectors_<dim>
 
@@ -112,7 +111,7 @@ def data_version(spec: str, row_ids: list[str]) -> str:
     group_name="selection",
     kinds={"duckdb", "pytorch"},
     code_version=EMBEDDING_CODE_VERSION,
-    automation_condition=PER_SHARD,
+    automation_condition=dg.AutomationCondition.eager(),
 )
 def pool_embeddings(
     context: dg.AssetExecutionContext, store: DuckDBStore, embedder: EmbedderResource

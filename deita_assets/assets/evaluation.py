@@ -15,7 +15,6 @@ import pyarrow as pa
 from pydantic import Field
 
 from deita_assets.assets.training import HEAVY
-from deita_assets.automation import AFTER_EVALUATIONS
 from deita_assets.core import judge
 from deita_assets.core.comparison import comparison_rows, equal_budget, plot_comparison
 from deita_assets.core.eval_rows import holdout_rows, judge_summary_rows, nll_rows
@@ -34,7 +33,7 @@ from deita_assets.core.llm_types import ChatRequest
 from deita_assets.core.plots import markdown_image
 from deita_assets.core.report import markdown_table
 from deita_assets.core.training import load_trained
-from deita_assets.partitions import strategy
+from deita_assets.orchestration.partitions import strategy
 from deita_assets.resources.llm import LLMResource
 from deita_assets.resources.store import DuckDBStore, typed_rows
 from deita_assets.resources.trainer import TrainerResource
@@ -328,7 +327,7 @@ def no_eval_prompt_in_any_selection(store: DuckDBStore) -> dg.AssetCheckResult:
     deps=[model_evaluation, base_model_evaluation],
     group_name="evaluation",
     kinds={"duckdb"},
-    automation_condition=AFTER_EVALUATIONS,
+    automation_condition=dg.AutomationCondition.eager(),
 )
 def strategy_comparison(store: DuckDBStore, llm: LLMResource) -> dg.MaterializeResult:
     """Every evaluated strategy beside the base model in one table and one plot: did the selection

@@ -14,7 +14,7 @@ from deita_assets.core import evol
 from deita_assets.core.llm_types import ChatResult
 from deita_assets.core.prompts import COMPLEXITY, evol_request
 from deita_assets.core.report import counts_table, markdown_table
-from deita_assets.partitions import dimension
+from deita_assets.orchestration.partitions import dimension
 from deita_assets.resources.llm import LLMResource
 from deita_assets.resources.store import DuckDBStore, typed_rows
 

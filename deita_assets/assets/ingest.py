@@ -27,9 +27,9 @@ from pydantic import Field
 from deita_assets.core.formats import RECORD_FORMATS
 from deita_assets.core.ingest import DEFAULT_MAX_ROW_BYTES, ShardResult, find_shard_file, ingest_file
 from deita_assets.core.report import counts_table, histogram_table, markdown_table
-from deita_assets.partitions import IN_ORDER_TAG, pool_shard
-from deita_assets.paths import inbox_dir
+from deita_assets.orchestration.partitions import IN_ORDER_TAG, pool_shard
 from deita_assets.resources.store import DuckDBStore
+from deita_assets.storage.paths import inbox_dir
 
 _TURN = pa.struct([("role", pa.string()), ("content", pa.string())])
 POOL_COLUMNS = {

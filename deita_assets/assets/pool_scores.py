@@ -13,7 +13,6 @@ import dagster as dg
 import numpy as np
 
 from deita_assets.assets.scorers import GROUP, TRADE_OFF, scorer_model
-from deita_assets.automation import PER_SHARD
 from deita_assets.core.ifd import ifd_rows
 from deita_assets.core.lm_scorer import pick_inference_dtype
 from deita_assets.core.logprob_scorer import LogprobScorer
@@ -22,7 +21,7 @@ from deita_assets.core.pool_scoring import OK, score_rows, shard_fingerprint
 from deita_assets.core.report import counts_table, histogram_table, markdown_table
 from deita_assets.core.score_templates import template_fingerprint
 from deita_assets.core.scorer_head import HeadScorer, load_head
-from deita_assets.partitions import pool_shard
+from deita_assets.orchestration.partitions import pool_shard
 from deita_assets.resources.embedder import EmbedderResource
 from deita_assets.resources.llm import LLMResource
 from deita_assets.resources.scorers import ScorersResource
@@ -205,7 +204,7 @@ def _ifd_metadata(ifd: list[dict[str, Any]], stats: dict, model: str | None) -> 
     deps=[dg.AssetDep("raw_pool"), dg.AssetDep(scorer_model, partition_mapping=dg.AllPartitionMapping())],
     kinds={"pytorch", "duckdb"},
     code_version=CODE_VERSION,
-    automation_condition=PER_SHARD,
+    automation_condition=dg.AutomationCondition.eager(),
     check_specs=[
         dg.AssetCheckSpec(
             COMPLETE_CHECK,

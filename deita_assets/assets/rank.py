@@ -16,7 +16,7 @@ from deita_assets.core import evol
 from deita_assets.core.parsing import parse_rank_reply
 from deita_assets.core.prompts import COMPLEXITY, rank_request, repair_request
 from deita_assets.core.report import counts_table, markdown_table
-from deita_assets.partitions import dimension
+from deita_assets.orchestration.partitions import dimension
 from deita_assets.resources.llm import LLMResource
 from deita_assets.resources.store import DuckDBStore, typed_rows
 

@@ -6,11 +6,10 @@ from collections import Counter
 import dagster as dg
 import numpy as np
 
-from deita_assets.automation import PER_SHARD
 from deita_assets.core.formats import instruction_response_pairs
 from deita_assets.core.report import counts_table, histogram_table
 from deita_assets.core.reward import row_reward
-from deita_assets.partitions import pool_shard
+from deita_assets.orchestration.partitions import pool_shard
 from deita_assets.resources.reward import RewardResource
 from deita_assets.resources.store import DuckDBStore, typed_rows
 
@@ -23,7 +22,7 @@ from deita_assets.resources.store import DuckDBStore, typed_rows
     ],
     group_name="mods",
     kinds={"duckdb", "pytorch"},
-    automation_condition=PER_SHARD,
+    automation_condition=dg.AutomationCondition.eager(),
 )
 def reward_scores(
     context: dg.AssetExecutionContext, store: DuckDBStore, reward: RewardResource

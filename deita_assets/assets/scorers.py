@@ -36,11 +36,11 @@ from deita_assets.core.scorer_training import (
     split_by_seed,
     train_lm_scorer,
 )
-from deita_assets.partitions import dimension
-from deita_assets.paths import artifacts_dir
+from deita_assets.orchestration.partitions import dimension
 from deita_assets.resources.embedder import EmbedderResource
 from deita_assets.resources.scorers import ScorersResource
 from deita_assets.resources.store import DuckDBStore, typed_rows
+from deita_assets.storage.paths import artifacts_dir
 
 GROUP = "scorers"
 USABLE_VARIANTS = ("ok", "degenerate")

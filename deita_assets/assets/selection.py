@@ -19,16 +19,16 @@ from pydantic import Field
 from deita_assets.assets import selection_report as report
 from deita_assets.assets.selection_checks import CHECKS, selection_checks
 from deita_assets.assets.selection_walks import WalkInputs, compute_walk
-from deita_assets.automation import INPUTS_VERSION, pool_inputs_version
-from deita_assets.calibration_io import resolve_tau
 from deita_assets.core.budget import resolve_budget
 from deita_assets.core.report import counts_table
 from deita_assets.core.strategies import WalkParams, strategy_of
 from deita_assets.core.walk import Walk, replay_alpagasus, selection_rows
-from deita_assets.partitions import strategy
+from deita_assets.orchestration.partitions import strategy
 from deita_assets.resources.embedder import EmbedderResource
 from deita_assets.resources.llm import LLMResource
 from deita_assets.resources.store import DuckDBStore
+from deita_assets.storage.calibration_io import resolve_tau
+from deita_assets.storage.lineage import INPUTS_VERSION, pool_inputs_version
 
 
 class SelectionConfig(dg.Config):

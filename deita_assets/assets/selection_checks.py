@@ -10,8 +10,8 @@ from deita_assets.core.selection import gram_check
 from deita_assets.core.strategies import WalkParams
 from deita_assets.core.walk import Walk
 from deita_assets.resources.store import DuckDBStore
-from deita_assets.selection_io import embedding_dim, vectors_of
-from deita_assets.sql import load_sql_for_dim
+from deita_assets.storage.selection_io import embedding_dim, vectors_of
+from deita_assets.storage.sql import load_sql_for_dim
 
 CHECKS = {
     "no_near_duplicates_above_tau": "no two kept rows have cosine > τ (plain Gram over the kept vectors "

@@ -11,7 +11,6 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from deita_assets.assets.selection_walks import filter_walk
-from deita_assets.calibration_io import ResolvedTau
 from deita_assets.core.export import write_exports
 from deita_assets.core.formats import render_conversation
 from deita_assets.core.plots import composition_png, histograms_png, markdown_image
@@ -19,6 +18,7 @@ from deita_assets.core.report import histogram_table, markdown_table
 from deita_assets.core.strategies import EVOL_LABEL, WalkParams
 from deita_assets.core.walk import Walk
 from deita_assets.resources.store import DuckDBStore
+from deita_assets.storage.calibration_io import ResolvedTau
 
 TAU_SWEEP = (0.8, 0.85, 0.9, 0.95)
 

@@ -19,7 +19,7 @@ from deita_assets.core.strategies import WalkKind, WalkParams
 from deita_assets.core.walk import Walk, alpagasus_choice, eligible_rows, mods_cut, top_walk, with_excluded
 from deita_assets.resources.llm import LLMResource
 from deita_assets.resources.store import DuckDBStore
-from deita_assets.selection_io import embedding_dim, stream_repr_filter
+from deita_assets.storage.selection_io import embedding_dim, stream_repr_filter
 
 # Repr Filter walk order per registry `order` column (SQL ranking embedded candidates by it)
 ORDER_SQL = {"evol_score": "vectors_select_candidates_by_score", "ifd": "vectors_select_candidates_by_ifd"}

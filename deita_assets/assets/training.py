@@ -9,7 +9,7 @@ from pydantic import Field
 
 from deita_assets.core.report import markdown_table
 from deita_assets.core.training import SFTConfig, SFTResult, train_sft
-from deita_assets.partitions import strategy
+from deita_assets.orchestration.partitions import strategy
 from deita_assets.resources.store import DuckDBStore
 from deita_assets.resources.trainer import TrainerResource
 

@@ -46,8 +46,14 @@ import duckdb
 import pyarrow as pa
 from pydantic import Field
 
-from deita_assets.paths import data_home, default_store_root, sql_dir
-from deita_assets.sql import identifier, load_sql, load_sql_for_dim, load_sql_for_table, schema_statements
+from deita_assets.storage.paths import data_home, default_store_root, sql_dir
+from deita_assets.storage.sql import (
+    identifier,
+    load_sql,
+    load_sql_for_dim,
+    load_sql_for_table,
+    schema_statements,
+)
 
 SCHEMA_VERSION = 4  # 4: Parquet per partition (before: tables in one deita.duckdb file, versions 1-3)
 PAUSE_ENV = "DEITA_STORE_PAUSE_BEFORE_COMMIT"  # fault injection for the crash tests: seconds

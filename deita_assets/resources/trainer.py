@@ -8,7 +8,7 @@ import dagster as dg
 from pydantic import Field
 
 from deita_assets.core.models import BUNDLED_LLM, offline_by_default
-from deita_assets.paths import artifacts_dir, samples_dir
+from deita_assets.storage.paths import artifacts_dir, samples_dir
 
 
 class TrainerResource(dg.ConfigurableResource):

@@ -1,39 +1,17 @@
 """pool_embeddings: real model on real rows; only a spec change re-embeds."""
 
-import json
-from pathlib import Path
-
 import dagster as dg
 import numpy as np
 import pyarrow as pa
 import pytest
 
 from deita_assets.assets.embeddings import embedding_rows, pool_embeddings, write_embeddings
-from deita_assets.assets.ingest import raw_pool
-from deita_assets.core.ingest import file_digest, shard_key
-from deita_assets.partitions import pool_shard
 from deita_assets.resources.embedder import EmbedderResource
 from deita_assets.resources.store import DuckDBStore
-from deita_assets_tests.llm_test_server import LLMTestServer
+from deita_assets_tests.support.llm_test_server import LLMTestServer
+from deita_assets_tests.support.shards import ingest_alpaca
 
 pytestmark = pytest.mark.slow
-
-
-def ingest_alpaca(
-    alpaca_records: list[dict], deita_home: Path, store: DuckDBStore, instance, name: str, rows: slice
-):
-    """Ingest a slice of real Alpaca rows as one shard; returns the shard key."""
-    records = alpaca_records[rows]
-    inbox = deita_home / "inbox"
-    inbox.mkdir(parents=True, exist_ok=True)
-    path = inbox / name
-    path.write_text(json.dumps(records), encoding="utf-8")
-    key = shard_key(name, file_digest(path))
-    instance.add_dynamic_partitions(pool_shard.name, [key])
-    assert dg.materialize(
-        [raw_pool], partition_key=key, instance=instance, resources={"store": store}
-    ).success
-    return key
 
 
 def embed(instance, store, key, **embedder):

@@ -15,10 +15,10 @@ from deita_assets.core.models import BUNDLED_LLM
 from deita_assets.core.prompts import OPS
 from deita_assets.resources.llm import LLMResource
 from deita_assets.resources.store import DuckDBStore
-from deita_assets_tests.assets.evol_fakes import evol_responder
-from deita_assets_tests.batch_test_server import BatchTestServer
-from deita_assets_tests.llm_test_server import LLMTestServer
-from deita_assets_tests.store_rows import add_rows
+from deita_assets_tests.support.batch_test_server import BatchTestServer
+from deita_assets_tests.support.evol_fakes import evol_responder
+from deita_assets_tests.support.llm_test_server import LLMTestServer
+from deita_assets_tests.support.store_rows import add_rows
 
 FAKE_KEY = "sk-DEITA-FAKE-KEY-7f3a9c2e51b04d88"
 ASSETS = [evol_seed, evolved_variants, ranked_scores, evolved_variants_complete, ranked_scores_valid]

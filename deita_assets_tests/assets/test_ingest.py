@@ -14,14 +14,14 @@ from pathlib import Path
 import dagster as dg
 import pytest
 
+from deita_assets.app.cli import main as cli_main
+from deita_assets.app.quickstart import register_inbox_shards
 from deita_assets.assets.ingest import CHECK_NAME, raw_pool
-from deita_assets.cli import main as cli_main
 from deita_assets.core.ingest import file_digest, shard_key
-from deita_assets.partitions import pool_shard
-from deita_assets.quickstart import register_inbox_shards
+from deita_assets.orchestration.partitions import pool_shard
+from deita_assets.orchestration.sensors import inbox_sensor
 from deita_assets.resources.store import DuckDBStore
-from deita_assets.sensors import inbox_sensor
-from deita_assets_tests.store_rows import pending_commit_pid
+from deita_assets_tests.support.store_rows import pending_commit_pid
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 SNAPSHOT_SQL = {

@@ -30,8 +30,8 @@ from deita_assets.resources.reward import RewardResource
 from deita_assets.resources.scorers import ScorersResource
 from deita_assets.resources.store import DuckDBStore
 from deita_assets.resources.trainer import TrainerResource
-from deita_assets_tests.store_rows import add_rows
-from deita_assets_tests.tiny_models import build_tiny_causal_lm, build_tiny_reward_model
+from deita_assets_tests.support.store_rows import add_rows
+from deita_assets_tests.support.tiny_models import build_tiny_causal_lm, build_tiny_reward_model
 
 SHARDS = ["s1", "s2"]
 

@@ -18,8 +18,8 @@ from deita_assets.resources.embedder import EmbedderResource
 from deita_assets.resources.llm import LLMResource
 from deita_assets.resources.scorers import ScorersResource
 from deita_assets.resources.store import DuckDBStore
-from deita_assets_tests.core.scorer_fixtures import byte_bpe_tokenizer, tiny_llama
-from deita_assets_tests.store_rows import add_rows
+from deita_assets_tests.support.scorer_fixtures import byte_bpe_tokenizer, tiny_llama
+from deita_assets_tests.support.store_rows import add_rows
 
 TOPICS = ["sorting", "poems", "taxes", "cells", "rivers", "engines", "chess", "bread", "stars", "music"]
 

@@ -16,11 +16,11 @@ from deita_assets.core.selection import score_order
 from deita_assets.resources.embedder import EmbedderResource
 from deita_assets.resources.llm import LLMResource
 from deita_assets.resources.store import DuckDBStore
-from deita_assets_tests.assets.test_embeddings import ingest_alpaca
-from deita_assets_tests.core.selection_oracle import sequential_repr_filter
-from deita_assets_tests.llm_test_server import LLMTestServer
-from deita_assets_tests.selection_data import write_selection_inputs
-from deita_assets_tests.store_rows import add_rows
+from deita_assets_tests.support.llm_test_server import LLMTestServer
+from deita_assets_tests.support.selection_data import write_selection_inputs
+from deita_assets_tests.support.selection_oracle import sequential_repr_filter
+from deita_assets_tests.support.shards import ingest_alpaca
+from deita_assets_tests.support.store_rows import add_rows
 
 SPEC = EmbedderResource().spec()
 N = 60

@@ -18,8 +18,8 @@ from deita_assets.assets.training import finetuned_model
 from deita_assets.core.judge import CANDIDATE_FIRST, CANDIDATE_SECOND, SINGLE
 from deita_assets.resources.llm import LLMResource
 from deita_assets.resources.trainer import TrainerResource
-from deita_assets_tests.llm_test_server import LLMTestServer
-from deita_assets_tests.store_rows import add_rows
+from deita_assets_tests.support.llm_test_server import LLMTestServer
+from deita_assets_tests.support.store_rows import add_rows
 
 pytestmark = pytest.mark.slow
 

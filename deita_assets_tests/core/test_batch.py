@@ -16,7 +16,7 @@ from deita_assets.core.llm_client import ClientSettings
 from deita_assets.core.llm_costs import Prices, Usage
 from deita_assets.core.llm_errors import CLIENT_ERROR, MALFORMED
 from deita_assets.core.llm_types import ChatRequest, MemoryCache, request_key
-from deita_assets_tests.batch_test_server import BatchTestServer
+from deita_assets_tests.support.batch_test_server import BatchTestServer
 
 FAST = BatchSettings(poll_interval=0.01, deadline=5.0)
 

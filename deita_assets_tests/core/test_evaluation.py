@@ -11,7 +11,7 @@ from deita_assets.core.evaluation import (
     spread_over_categories,
 )
 from deita_assets.core.plots import markdown_image
-from deita_assets.paths import samples_dir
+from deita_assets.storage.paths import samples_dir
 
 
 def test_shipped_mt_bench_loads_with_references():

@@ -7,7 +7,7 @@ import pytest
 import torch
 
 from deita_assets.core.ifd import AT_LEAST_ONE, FAILED, OK, IFDScorer, ifd_rows, row_ifd
-from deita_assets_tests.core.scorer_fixtures import byte_bpe_tokenizer, tiny_llama
+from deita_assets_tests.support.scorer_fixtures import byte_bpe_tokenizer, tiny_llama
 
 PAIRS = [
     ("Write a poem about the sea.", "The sea is blue and long, the sky is blue."),

@@ -79,7 +79,7 @@ def test_scan_cursor_new_changed_and_settling(tmp_path: Path) -> None:
 
 
 def test_shipped_samples_give_six_shards_with_known_counts(tmp_path: Path) -> None:
-    from deita_assets.paths import samples_dir
+    from deita_assets.storage.paths import samples_dir
 
     inbox = tmp_path / "inbox"
     report = copy_into_inbox(plan_inbox([samples_dir()]), inbox)
@@ -150,7 +150,7 @@ def test_links_in_the_inbox_never_become_shards(tmp_path: Path) -> None:
 def test_source_names_are_checked_like_partition_keys(tmp_path: Path, capsys) -> None:
     import pytest
 
-    from deita_assets.cli import main
+    from deita_assets.app.cli import main
     from deita_assets.core.inbox import check_source_name
 
     data = tmp_path / "a.json"

@@ -18,7 +18,7 @@ from deita_assets.core.llm_errors import (
     redact,
 )
 from deita_assets.core.llm_types import ChatRequest, MemoryCache, request_key
-from deita_assets_tests.llm_test_server import LLMTestServer
+from deita_assets_tests.support.llm_test_server import LLMTestServer
 
 FAKE_KEY = "sk-test-FAKEKEY-0123456789abcdef"
 

@@ -10,7 +10,7 @@ from deita_assets.core.reward import (
     load_sequence_classification_reward,
     row_reward,
 )
-from deita_assets_tests.tiny_models import build_tiny_reward_model
+from deita_assets_tests.support.tiny_models import build_tiny_reward_model
 
 
 @pytest.fixture(scope="module")

@@ -26,7 +26,7 @@ from deita_assets.core.scorer_training import (
     split_by_seed,
     train_lm_scorer,
 )
-from deita_assets_tests.core.scorer_fixtures import (
+from deita_assets_tests.support.scorer_fixtures import (
     FixedLogitsModel,
     PositionLogitsModel,
     byte_bpe_tokenizer,

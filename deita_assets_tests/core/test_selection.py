@@ -13,7 +13,7 @@ from deita_assets.core.selection import (
     score_order,
     screen_margin,
 )
-from deita_assets_tests.core.selection_oracle import sequential_repr_filter
+from deita_assets_tests.support.selection_oracle import sequential_repr_filter
 
 
 @pytest.fixture(autouse=True, scope="module")

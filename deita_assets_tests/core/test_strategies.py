@@ -3,7 +3,7 @@
 from pathlib import Path
 
 import deita_assets
-from deita_assets import automation, cli, partitions
+from deita_assets.app import cli
 from deita_assets.assets import selection_walks
 from deita_assets.core.strategies import (
     BY_NAME,
@@ -14,6 +14,7 @@ from deita_assets.core.strategies import (
     reads_ifd,
     strategy_of,
 )
+from deita_assets.orchestration import automation, partitions
 
 
 def test_partitions_dispatch_labels_and_defaults_derive_from_the_registry():

@@ -14,9 +14,9 @@ from pathlib import Path
 import dagster as dg
 import pytest
 
-from deita_assets.paths import samples_dir
+from deita_assets.storage.paths import samples_dir
 from deita_assets_tests.e2e.dagster_server import DagsterDev, start_dagster_dev
-from deita_assets_tests.tiny_models import build_tiny_causal_lm
+from deita_assets_tests.support.tiny_models import build_tiny_causal_lm
 
 pytestmark = pytest.mark.slow
 

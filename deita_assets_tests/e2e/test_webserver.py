@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from deita_assets.paths import samples_dir
+from deita_assets.storage.paths import samples_dir
 from deita_assets_tests.e2e.dagster_server import DagsterDev, start_dagster_dev
 
 pytestmark = pytest.mark.slow

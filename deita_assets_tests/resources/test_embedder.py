@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from deita_assets.resources.embedder import EmbedderResource, EmbeddingFailed
-from deita_assets_tests.llm_test_server import LLMTestServer, text_vector
+from deita_assets_tests.support.llm_test_server import LLMTestServer, text_vector
 
 
 @pytest.mark.slow

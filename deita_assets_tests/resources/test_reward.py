@@ -10,8 +10,8 @@ from deita_assets.core.score_templates import QUALITY_TEMPLATE, template_fingerp
 from deita_assets.resources.reward import RewardResource
 from deita_assets.resources.scorers import ScorersResource
 from deita_assets.resources.store import DuckDBStore
-from deita_assets_tests.store_rows import add_rows
-from deita_assets_tests.tiny_models import build_tiny_causal_lm
+from deita_assets_tests.support.store_rows import add_rows
+from deita_assets_tests.support.tiny_models import build_tiny_causal_lm
 
 PAIRS = [("Name a color.", "Blue."), ("Explain why the sky is blue.", "Rayleigh scattering of sunlight.")]
 

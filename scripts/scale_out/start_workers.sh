@@ -5,7 +5,7 @@ set -euo pipefail
 . "$(dirname "$0")/env.sh"
 N="${1:-2}"
 # Create the Dagster instance (sqlite storage, migrations) once, before N processes race to do it.
-python -c 'import dagster as dg; from deita_assets.instance import prepare_dagster_home as p
+python -c 'import dagster as dg; from deita_assets.app.instance import prepare_dagster_home as p
 p(); dg.DagsterInstance.get().get_runs(limit=1); print("dagster instance", dg.DagsterInstance.get().root_directory)'
 export OMP_NUM_THREADS=1 MKL_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1 TOKENIZERS_PARALLELISM=false
 for i in $(seq "$N"); do

@@ -17,15 +17,15 @@ from typing import Any
 
 import dagster as dg
 
+from deita_assets.app.graph_runner import PlannedRun, Progress, RunOutcome, execute_plan, plan_runs
+from deita_assets.app.instance import fail_abandoned_runs, prepare_dagster_home
+from deita_assets.app.run_summary import RunSummary, collect_summary, format_summary
 from deita_assets.core.budget import BUDGET_ENV
 from deita_assets.core.inbox import copy_into_inbox, plan_inbox, scan_inbox
 from deita_assets.core.strategies import reads_ifd
-from deita_assets.graph_runner import PlannedRun, Progress, RunOutcome, execute_plan, plan_runs
-from deita_assets.instance import fail_abandoned_runs, prepare_dagster_home
-from deita_assets.partitions import pool_shard
-from deita_assets.paths import data_home, inbox_dir
+from deita_assets.orchestration.partitions import pool_shard
 from deita_assets.resources.registry import SCORER_MAX_LENGTH_ENV
-from deita_assets.run_summary import RunSummary, collect_summary, format_summary
+from deita_assets.storage.paths import data_home, inbox_dir
 
 DEFINITIONS = "deita_assets.definitions:defs"
 

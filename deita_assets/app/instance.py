@@ -6,7 +6,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from deita_assets.paths import PACKAGE_DIR, data_home
+from deita_assets.storage.paths import PACKAGE_DIR, data_home
 
 if TYPE_CHECKING:
     import dagster as dg
@@ -50,7 +50,7 @@ def fail_abandoned_runs(
     """
     import dagster as dg
 
-    from deita_assets.graph_runner import RUNNER_PID_TAG
+    from deita_assets.app.graph_runner import RUNNER_PID_TAG
 
     stale = instance.get_run_records(
         dg.RunsFilter(statuses=[dg.DagsterRunStatus.STARTED, dg.DagsterRunStatus.STARTING])

@@ -3,13 +3,8 @@
 import dagster as dg
 import pytest
 
-from deita_assets.automation import (
-    DATA_VERSION_TAG,
-    INPUTS_VERSION,
-    pool_inputs_version,
-    refresh_strategies,
-    stale_strategies,
-)
+from deita_assets.orchestration.automation import refresh_strategies, stale_strategies
+from deita_assets.storage.lineage import DATA_VERSION_TAG, INPUTS_VERSION, pool_inputs_version
 
 
 def _shard_stage(instance: dg.DagsterInstance, key: str, shard: str, version: str) -> None:
@@ -61,7 +56,7 @@ def test_refresh_strategies_rejects_unknown_names(monkeypatch: pytest.MonkeyPatc
 def test_the_schedule_gives_every_strategy_the_budget_from_the_environment(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    from deita_assets.automation import refresh_selection_schedule
+    from deita_assets.orchestration.automation import refresh_selection_schedule
 
     monkeypatch.setenv("DEITA_SELECTION_BUDGET", "25")
     monkeypatch.setenv("DEITA_REFRESH_STRATEGIES", "deita,random")

@@ -25,7 +25,7 @@ import numpy as np
 import pyarrow as pa
 
 from deita_assets.core.selection import FilterOutcome, Precision, ReprFilter, seeded_shuffle
-from deita_assets.sql import load_sql, load_sql_for_dim
+from deita_assets.storage.sql import load_sql, load_sql_for_dim
 
 BATCH_ROWS = 8192
 

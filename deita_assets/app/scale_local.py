@@ -17,9 +17,9 @@ from pathlib import Path
 
 import yaml
 
-from deita_assets.paths import PACKAGE_DIR
 from deita_assets.resources.store import connect_readonly
-from deita_assets.sql import load_sql, load_sql_for_dim
+from deita_assets.storage.paths import PACKAGE_DIR
+from deita_assets.storage.sql import load_sql, load_sql_for_dim
 
 SCRIPTS = PACKAGE_DIR.parent / "scripts" / "scale_out"
 

@@ -28,7 +28,7 @@ from typing import Any
 
 import dagster as dg
 
-from deita_assets.partitions import IN_ORDER_TAG
+from deita_assets.orchestration.partitions import IN_ORDER_TAG
 
 RUNNER_PID_TAG = "deita/runner_pid"
 

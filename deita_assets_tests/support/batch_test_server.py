@@ -15,7 +15,7 @@ from email.policy import HTTP
 from http.server import BaseHTTPRequestHandler
 from typing import Any
 
-from deita_assets_tests.llm_test_server import LoopbackServer, Responder, echo_responder
+from deita_assets_tests.support.llm_test_server import LoopbackServer, Responder, echo_responder
 
 
 class BatchTestServer(LoopbackServer):

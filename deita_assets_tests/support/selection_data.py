@@ -5,7 +5,7 @@ import pyarrow as pa
 
 from deita_assets.assets.embeddings import embedding_rows, write_embeddings
 from deita_assets.resources.store import DuckDBStore
-from deita_assets_tests.store_rows import add_rows
+from deita_assets_tests.support.store_rows import add_rows
 
 
 def write_selection_inputs(

@@ -8,9 +8,9 @@ from pathlib import Path
 import dagster as dg
 import pytest
 
-from deita_assets.graph_runner import RUNNER_PID_TAG, PlannedRun, execute_plan, plan_runs
-from deita_assets.instance import fail_abandoned_runs
-from deita_assets.partitions import IN_ORDER_TAG
+from deita_assets.app.graph_runner import RUNNER_PID_TAG, PlannedRun, execute_plan, plan_runs
+from deita_assets.app.instance import fail_abandoned_runs
+from deita_assets.orchestration.partitions import IN_ORDER_TAG
 
 shard = dg.DynamicPartitionsDefinition(name="toy_shard")
 dimension = dg.StaticPartitionsDefinition(["a", "b"])
@@ -93,13 +93,13 @@ def test_runs_go_side_by_side_and_a_failure_stops_only_what_reads_it(instance, m
 def test_a_run_killed_with_sigkill_is_marked_failed_on_the_next_start(instance, tmp_path: Path) -> None:
     script = (
         "import dagster as dg, os\n"
-        "from deita_assets_tests.test_graph_runner import slow_defs\n"
-        "from deita_assets.graph_runner import RUNNER_PID_TAG\n"
+        "from deita_assets_tests.app.test_graph_runner import slow_defs\n"
+        "from deita_assets.app.graph_runner import RUNNER_PID_TAG\n"
         "job = slow_defs.resolve_implicit_global_asset_job_def()\n"
         "with dg.DagsterInstance.get() as instance:\n"
         "    job.execute_in_process(instance=instance, tags={RUNNER_PID_TAG: str(os.getpid())})\n"
     )
-    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1])}
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[2])}
     child = subprocess.Popen([sys.executable, "-c", script], env=env)
     deadline = time.monotonic() + 120
     started = []
@@ -117,8 +117,8 @@ def test_a_run_killed_with_sigkill_is_marked_failed_on_the_next_start(instance, 
 
 
 def test_quickstart_leaves_out_the_mods_chain_unless_mods_is_chosen() -> None:
+    from deita_assets.app.quickstart import assets_for
     from deita_assets.definitions import defs
-    from deita_assets.quickstart import assets_for
 
     def keys(strategies: list[str]) -> set[str]:
         return {k.to_user_string() for a in assets_for(defs, strategies) for k in a.keys}
@@ -137,8 +137,8 @@ def test_quickstart_leaves_out_the_mods_chain_unless_mods_is_chosen() -> None:
 
 
 def test_demo_config_names_real_assets_and_reaches_only_their_runs() -> None:
+    from deita_assets.app.quickstart import DEMO_CONFIG, demo_run_config
     from deita_assets.definitions import defs
-    from deita_assets.quickstart import DEMO_CONFIG, demo_run_config
 
     names = {k.to_user_string() for a in defs.assets for k in a.keys}
     assert set(DEMO_CONFIG) <= names

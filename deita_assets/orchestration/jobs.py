@@ -1,15 +1,26 @@
-"""Jobs for the heavy model stage, tagged so the run queue runs at most one at a time.
+"""Every asset job of the graph (the per-shard fan-out jobs are built in fan_out.py).
 
-dagster.yaml limits runs tagged `deita/heavy` (tag_concurrency_limits): launching these jobs (or
-backfills of them) queues training and evaluation runs instead of running them side by side on a
-small CPU. The assets also carry the tag (asset and op tags) so it shows in the UI.
+The heavy model jobs are tagged `deita/heavy`: dagster.yaml limits such runs (tag_concurrency_limits),
+so launching these jobs (or backfills of them) queues training and evaluation runs instead of running
+them all side by side on a small CPU. The assets also carry the tag so it shows in the UI.
 """
 
 import dagster as dg
 
 from deita_assets.assets.evaluation import base_model_evaluation, model_evaluation
+from deita_assets.assets.ingest import raw_pool
 from deita_assets.assets.mods import mods_necessity, mods_seed, mods_seed_model
 from deita_assets.assets.training import HEAVY, finetuned_model
+from deita_assets.orchestration.partitions import strategy
+
+ingest_job = dg.define_asset_job("ingest_shard", selection=[raw_pool])
+refresh_selection_job = dg.define_asset_job(
+    "refresh_selection",
+    selection=dg.AssetSelection.keys("selected_subset", "finetuned_model", "model_evaluation"),
+    partitions_def=strategy,
+    tags=HEAVY,
+    description="Re-select, fine-tune and evaluate one strategy after new data was scored.",
+)
 
 finetune_and_evaluate_job = dg.define_asset_job(
     "finetune_and_evaluate",

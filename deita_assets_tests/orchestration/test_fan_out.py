@@ -9,16 +9,16 @@ from pathlib import Path
 import dagster as dg
 import pytest
 
+from deita_assets.app.scale_local import LocalCluster, redis_available, shard_tables
 from deita_assets.assets.embeddings import pool_embeddings
 from deita_assets.assets.ingest import raw_pool
 from deita_assets.core.ingest import file_digest, shard_key
-from deita_assets.partitions import pool_shard
-from deita_assets.paths import samples_dir
+from deita_assets.orchestration.fan_out import mapping_key
+from deita_assets.orchestration.partitions import pool_shard
 from deita_assets.resources.embedder import EmbedderResource
 from deita_assets.resources.store import PAUSE_ENV, DuckDBStore
-from deita_assets.scale import mapping_key
-from deita_assets.scale_local import LocalCluster, redis_available, shard_tables
-from deita_assets_tests.store_rows import pending_commit_pid
+from deita_assets.storage.paths import samples_dir
+from deita_assets_tests.support.store_rows import pending_commit_pid
 
 pytestmark = [
     pytest.mark.slow,

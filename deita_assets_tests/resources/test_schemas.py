@@ -11,8 +11,8 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from deita_assets.paths import sql_dir
 from deita_assets.resources.store import DuckDBStore, table_schema, typed_rows
+from deita_assets.storage.paths import sql_dir
 from deita_assets_tests.conftest import REPO_ROOT
 
 DDL_TABLES = sorted(

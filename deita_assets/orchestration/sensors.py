@@ -7,12 +7,10 @@ from pathlib import Path
 
 import dagster as dg
 
-from deita_assets.assets.ingest import raw_pool
 from deita_assets.core.inbox import scan_inbox
-from deita_assets.partitions import pool_shard
-from deita_assets.paths import inbox_dir
-
-ingest_job = dg.define_asset_job("ingest_shard", selection=[raw_pool])
+from deita_assets.orchestration.jobs import ingest_job
+from deita_assets.orchestration.partitions import pool_shard
+from deita_assets.storage.paths import inbox_dir
 
 
 def inbox_settle_seconds() -> float:

@@ -4,7 +4,7 @@ import operator
 import re
 from functools import cache
 
-from deita_assets.paths import sql_dir
+from deita_assets.storage.paths import sql_dir
 
 
 @cache

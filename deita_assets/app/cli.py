@@ -6,15 +6,15 @@ import subprocess
 import sys
 from pathlib import Path
 
+from deita_assets.app.instance import prepare_dagster_home
 from deita_assets.core.strategies import DEFAULT_COMPARISON
-from deita_assets.instance import prepare_dagster_home
 
 
 def _dev(args: argparse.Namespace) -> int:
     """Start the Dagster webserver and daemon on this project (sensors and schedules run)."""
     import dagster as dg
 
-    from deita_assets.instance import fail_abandoned_runs
+    from deita_assets.app.instance import fail_abandoned_runs
 
     prepare_dagster_home()
     with dg.DagsterInstance.get() as instance:
@@ -27,7 +27,7 @@ def _dev(args: argparse.Namespace) -> int:
 def _ingest(args: argparse.Namespace) -> int:
     """Copy files/folders into the inbox; the inbox sensor turns each new file into a shard."""
     from deita_assets.core.inbox import copy_into_inbox, plan_inbox
-    from deita_assets.paths import inbox_dir
+    from deita_assets.storage.paths import inbox_dir
 
     inbox = Path(args.inbox).resolve() if args.inbox else inbox_dir()
     try:
@@ -52,8 +52,8 @@ def _ingest(args: argparse.Namespace) -> int:
 
 def _quickstart(args: argparse.Namespace) -> int:
     """Ingest the bundled sample (or given paths) and materialize the whole graph offline."""
-    from deita_assets.paths import samples_dir
-    from deita_assets.quickstart import run_quickstart
+    from deita_assets.app.quickstart import run_quickstart
+    from deita_assets.storage.paths import samples_dir
 
     paths = args.paths or [samples_dir()]
     summary = run_quickstart(

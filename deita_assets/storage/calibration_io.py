@@ -18,8 +18,8 @@ from deita_assets.core.selection import DEFAULT_TAU
 from deita_assets.core.tau_calibration import TauCalibration, calibrate_tau
 from deita_assets.resources.embedder import EmbedderResource
 from deita_assets.resources.store import DuckDBStore
-from deita_assets.selection_io import embedding_dim, vectors_of
-from deita_assets.sql import load_sql_for_dim
+from deita_assets.storage.selection_io import embedding_dim, vectors_of
+from deita_assets.storage.sql import load_sql_for_dim
 
 CALIBRATION_SAMPLE_ROWS = 512  # 130K pairs; the estimate moved < 0.02 between 256 and 512 Alpaca rows
 

@@ -5,9 +5,9 @@ import pytest
 
 from deita_assets.core.selection import repr_filter, score_order
 from deita_assets.resources.store import DuckDBStore
-from deita_assets.selection_io import stream_repr_filter
-from deita_assets_tests.core.selection_oracle import sequential_repr_filter
-from deita_assets_tests.selection_data import write_selection_inputs
+from deita_assets.storage.selection_io import stream_repr_filter
+from deita_assets_tests.support.selection_data import write_selection_inputs
+from deita_assets_tests.support.selection_oracle import sequential_repr_filter
 
 N, D = 3000, 24
 

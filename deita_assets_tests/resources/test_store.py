@@ -17,9 +17,9 @@ from deita_assets.assets.embeddings import embedding_rows, write_embeddings
 from deita_assets.assets.ingest import write_shard
 from deita_assets.core.ingest import ingest_file
 from deita_assets.resources.store import PAUSE_ENV, DuckDBStore, connect_readonly
-from deita_assets.sql import load_sql_for_dim
+from deita_assets.storage.sql import load_sql_for_dim
 from deita_assets_tests.conftest import REPO_ROOT
-from deita_assets_tests.store_rows import pending_commit_pid
+from deita_assets_tests.support.store_rows import pending_commit_pid
 
 
 def metrics(strategy: str, *values: float) -> pa.Table:

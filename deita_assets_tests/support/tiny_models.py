@@ -39,7 +39,7 @@ def build_tiny_causal_lm(out: Path) -> Path:
     from transformers import AutoTokenizer
 
     from deita_assets.core.models import bundled_gguf_path
-    from deita_assets_tests.core.scorer_fixtures import tiny_llama
+    from deita_assets_tests.support.scorer_fixtures import tiny_llama
 
     gguf = bundled_gguf_path()
     tokenizer = AutoTokenizer.from_pretrained(str(gguf.parent), gguf_file=gguf.name)

@@ -29,9 +29,9 @@ from deita_assets.assets.ingest import raw_pool
 from deita_assets.assets.pool_scores import pool_scores
 from deita_assets.assets.reward import reward_scores
 from deita_assets.core.inbox import scan_inbox
-from deita_assets.partitions import pool_shard
-from deita_assets.paths import inbox_dir
-from deita_assets.sensors import inbox_settle_seconds
+from deita_assets.orchestration.partitions import pool_shard
+from deita_assets.orchestration.sensors import inbox_settle_seconds
+from deita_assets.storage.paths import inbox_dir
 
 BROKER_ENV = "DEITA_CELERY_BROKER"
 PER_SHARD_ASSETS = (raw_pool, pool_scores, pool_embeddings, reward_scores)

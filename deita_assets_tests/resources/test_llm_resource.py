@@ -5,14 +5,14 @@ import json
 import dagster as dg
 import pytest
 
-from deita_assets.cli import main
+from deita_assets.app.cli import main
 from deita_assets.core.llm_client import ClientSettings
 from deita_assets.core.llm_types import ChatRequest
 from deita_assets.core.models import BUNDLED_LLM
 from deita_assets.resources.llm import CLIENT_KNOBS, LLMResource, endpoint_label, llm_from_env
 from deita_assets.resources.store import DuckDBStore
-from deita_assets_tests.batch_test_server import BatchTestServer
-from deita_assets_tests.llm_test_server import LLMTestServer
+from deita_assets_tests.support.batch_test_server import BatchTestServer
+from deita_assets_tests.support.llm_test_server import LLMTestServer
 
 FAKE_KEY = "sk-test-FAKEKEY-0123456789abcdef"
 

@@ -13,10 +13,10 @@ from typing import TYPE_CHECKING, Any
 import dagster as dg
 
 from deita_assets.core.comparison import comparison_rows
-from deita_assets.paths import artifacts_dir
+from deita_assets.storage.paths import artifacts_dir
 
 if TYPE_CHECKING:
-    from deita_assets.graph_runner import RunOutcome
+    from deita_assets.app.graph_runner import RunOutcome
 
 LLM_COUNTERS = ("requests", "cache_hits", "http_requests", "failed", "prompt_tokens", "completion_tokens")
 
