@@ -11,13 +11,11 @@ from deita_assets.assets.evaluation import base_model_evaluation, model_evaluati
 from deita_assets.assets.ingest import raw_pool
 from deita_assets.assets.mods import mods_necessity, mods_seed, mods_seed_model
 from deita_assets.assets.training import HEAVY, finetuned_model
-from deita_assets.orchestration.partitions import strategy
 
 ingest_job = dg.define_asset_job("ingest_shard", selection=[raw_pool])
 refresh_selection_job = dg.define_asset_job(
     "refresh_selection",
     selection=dg.AssetSelection.keys("selected_subset", "finetuned_model", "model_evaluation"),
-    partitions_def=strategy,
     tags=HEAVY,
     description="Re-select, fine-tune and evaluate one strategy after new data was scored.",
 )
