@@ -37,7 +37,7 @@ DEMO_CONFIG: dict[str, dict[str, Any]] = {
     # (the paper: 2,000 seeds x 5 rounds; the launchpad default is 8 x 5).
     "evol_seed": {"size": 4},
     "evolved_variants": {"rounds": 2, "max_tokens_cap": 256},
-    "scorer_model": {"epochs": 1.0, "train_max_length": 256},
+    "scorer_model": {"epochs": 1.0, "max_length": 256},
     "eval_holdout": {"holdout_size": 20},
     # 8 steps of 2 x 256 tokens: a full fine-tune of the 135M model costs ~60 tokens/s per core.
     "finetuned_model": {"max_steps": 8, "batch_size": 2, "max_length": 256},

@@ -43,7 +43,9 @@ class ModsSeedConfig(dg.Config):
 class ModsSeedModelConfig(FinetuneConfig):
     """finetuned_model's settings; MoDS trained 3 epochs (lr 2e-5, warmup 0.03, cosine)."""
 
-    epochs: float = Field(default=3.0, description="Passes over the seed (MoDS: 3; max_steps > 0 wins).")
+    epochs: float = Field(
+        default=3.0, description="Passes over the seed (MoDS: 3; max_steps, when set, wins)."
+    )
     batch_size: int = Field(default=4, ge=1)
 
 

@@ -11,6 +11,7 @@ from typing import Any
 
 import dagster as dg
 import numpy as np
+import pyarrow as pa
 
 from deita_assets.assets.scorers import GROUP, TRADE_OFF, scorer_model
 from deita_assets.core.ifd import ifd_rows
@@ -198,6 +199,27 @@ def _ifd_metadata(ifd: list[dict[str, Any]], stats: dict, model: str | None) -> 
     }
 
 
+def _stored_rows(
+    out: list[dict], ifd: list[dict], shard: str, scorers: ScorersResource, label: str, fingerprint: str
+) -> pa.Table:
+    """One pool_scores row per pool row: its scores, its IFD and what produced them."""
+    return typed_rows(
+        "pool_scores",
+        [
+            {
+                **r,
+                **i,
+                "shard": shard,
+                "aggregate": scorers.aggregate,
+                "scorer": label,
+                "scorer_kind": scorers.pool_kind,
+                "input_fingerprint": fingerprint,
+            }
+            for r, i in zip(out, ifd, strict=True)
+        ],
+    )
+
+
 @dg.asset(
     group_name=GROUP,
     partitions_def=pool_shard,
@@ -252,22 +274,9 @@ def pool_scores(
     ifd, ifd_stats = _ifd(rows, scorers)
     label = ";".join(f"{d}={_label(specs[d])}" for d in DIMENSIONS)
     kind = scorers.pool_kind
-    table = typed_rows(
-        "pool_scores",
-        [
-            {
-                **r,
-                **i,
-                "shard": shard,
-                "aggregate": scorers.aggregate,
-                "scorer": label,
-                "scorer_kind": kind,
-                "input_fingerprint": fingerprint,
-            }
-            for r, i in zip(out, ifd, strict=True)
-        ],
+    store.replace_partition(
+        "pool_scores", [shard], _stored_rows(out, ifd, shard, scorers, label, fingerprint)
     )
-    store.replace_partition("pool_scores", [shard], table)
     status = Counter(r["status"] for r in out)
     reasons = Counter(r["failure_reason"] for r in out if r["failure_reason"])
     metadata = {

@@ -15,6 +15,7 @@ rows, costs nothing.
 import shutil
 import time
 from collections import Counter
+from dataclasses import fields
 from pathlib import Path
 from typing import Any
 
@@ -57,9 +58,11 @@ class ScorerTrainConfig(dg.Config):
 
     epochs: float = Field(default=2.0, description="Passes over the training rows (paper: 6).")
     learning_rate: float = Field(default=5e-5, description="AdamW peak learning rate (paper: 2e-5).")
-    train_batch_size: int = Field(default=8, ge=1)
-    max_steps: int | None = Field(default=None, description="Stop after this many steps (demo/CI).")
-    train_max_length: int = Field(default=384, ge=32, description="Tokens per training prompt.")
+    batch_size: int = Field(default=8, ge=1)
+    max_steps: int | None = Field(
+        default=None, ge=1, description="Optimizer steps; set, it overrides epochs (demo/CI)."
+    )
+    max_length: int = Field(default=384, ge=32, description="Tokens per training prompt.")
     warmup_ratio: float = Field(default=0.1, ge=0.0, le=1.0)
     dev_fraction: float = Field(default=0.2, gt=0.0, lt=1.0, description="Share of SEEDS held out.")
     seed: int = 0
@@ -107,16 +110,7 @@ def _train_lm(
     offline_by_default()
     start = time.perf_counter()
     model, tokenizer = load_causal_lm(scorers.base_model)
-    train_config = TrainConfig(
-        epochs=config.epochs,
-        learning_rate=config.learning_rate,
-        batch_size=config.train_batch_size,
-        warmup_ratio=config.warmup_ratio,
-        max_length=config.train_max_length,
-        max_steps=config.max_steps,
-        seed=config.seed,
-        bf16_autocast=config.bf16_autocast,
-    )
+    train_config = TrainConfig(**config.model_dump(include={f.name for f in fields(TrainConfig)}))
 
     def on_step(point: dict[str, float]) -> None:
         if point["step"] % 10 == 1:

@@ -20,8 +20,12 @@ class FinetuneConfig(dg.Config):
     """CPU demo defaults. Paper recipes: DEITA 6 epochs, lr 2e-5, warmup 0.1, cosine, global batch 512,
     max length 2048; MoDS 3 epochs, lr 2e-5, warmup 0.03, cosine (see core/training.py)."""
 
-    epochs: float = Field(default=1.0, description="Passes over the selection (ignored when max_steps > 0).")
-    max_steps: int = Field(default=-1, description="Optimizer steps; > 0 overrides epochs (equal compute).")
+    epochs: float = Field(
+        default=1.0, description="Passes over the selection (ignored when max_steps is set)."
+    )
+    max_steps: int | None = Field(
+        default=None, ge=1, description="Optimizer steps; set, it overrides epochs (equal compute)."
+    )
     learning_rate: float = Field(default=1e-4)
     lr_scheduler: str = Field(default="cosine", description="transformers scheduler name.")
     warmup_ratio: float = Field(default=0.03)

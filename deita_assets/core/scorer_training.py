@@ -40,7 +40,7 @@ class TrainConfig:
 
     def optimizer_steps(self, n_rows: int) -> int:
         """Optimizer steps the run will take: max_steps if set, else epochs over the rows."""
-        if self.max_steps:
+        if self.max_steps is not None:
             return self.max_steps
         return max(1, math.ceil(math.ceil(n_rows / self.batch_size) * self.epochs))
 

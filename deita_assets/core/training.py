@@ -40,7 +40,7 @@ class SFTConfig:
 
     base_model: str = BUNDLED_LLM
     epochs: float = 1.0
-    max_steps: int = -1
+    max_steps: int | None = None  # set: overrides epochs (one convention with the scorer)
     learning_rate: float = 1e-4
     lr_scheduler: str = "cosine"
     warmup_ratio: float = 0.03
@@ -58,7 +58,7 @@ class SFTConfig:
 
     def optimizer_steps(self, n_rows: int) -> int:
         """Optimizer steps the run will take: max_steps if set, else epochs over the data."""
-        if self.max_steps > 0:
+        if self.max_steps is not None:
             return self.max_steps
         per_epoch = math.ceil(math.ceil(n_rows / self.batch_size) / self.grad_accum)
         return max(1, math.ceil(per_epoch * self.epochs))

@@ -107,7 +107,7 @@ def _resources(store: DuckDBStore, **scorer_config) -> dict:
     }
 
 
-TRAIN_CONFIG = {"max_steps": 4, "train_batch_size": 8, "learning_rate": 1e-3, "train_max_length": 256}
+TRAIN_CONFIG = {"max_steps": 4, "batch_size": 8, "learning_rate": 1e-3, "max_length": 256}
 
 
 @pytest.mark.slow
