@@ -41,7 +41,6 @@ from deita_assets.orchestration.partitions import dimension
 from deita_assets.resources.embedder import EmbedderResource
 from deita_assets.resources.scorers import ScorersResource
 from deita_assets.resources.store import DuckDBStore, typed_rows
-from deita_assets.storage.paths import artifacts_dir
 
 GROUP = "scorers"
 USABLE_VARIANTS = ("ok", "degenerate")
@@ -104,7 +103,7 @@ def _replace_dir(tmp: Path, final: Path) -> None:
 
 
 def _train_lm(
-    dim: str, scorers: ScorersResource, config: ScorerTrainConfig, train: list[dict], log: Any
+    dim: str, scorers: ScorersResource, config: ScorerTrainConfig, train: list[dict], log: Any, folder: Path
 ) -> tuple[str, str, list[dict[str, float]], float, int]:
     """Fine-tune `base_model` on the train rows; returns (path, hash, loss curve, seconds, truncated)."""
     offline_by_default()
@@ -125,7 +124,7 @@ def _train_lm(
         train_config,
         on_step,
     )
-    final = artifacts_dir("scorers", dim) / "lm"
+    final = folder / "lm"
     tmp = final.with_name("lm.tmp")
     shutil.rmtree(tmp, ignore_errors=True)
     info = {
@@ -157,14 +156,14 @@ def _evaluate(kind: str, scorer: Any, dev: list[dict]) -> dict[str, Any]:
 
 
 def _fit_head(
-    dim: str, embedder: EmbedderResource, train: list[dict], dev: list[dict]
+    dim: str, embedder: EmbedderResource, train: list[dict], dev: list[dict], folder: Path
 ) -> tuple[str, str, HeadScorer, dict[float, float]]:
     vectors, _ = embedder.embed([head_text(r["values"]) for r in train])
     targets = np.array([r["score"] for r in train], dtype=np.float64)
     head, alpha_errors = fit_ridge_select_alpha(
         vectors, targets, [r["seed_id"] for r in train], embedder=embedder.spec()
     )
-    final = artifacts_dir("scorers", dim) / "embedding_head"
+    final = folder / "embedding_head"
     tmp = final.with_name("embedding_head.tmp")
     shutil.rmtree(tmp, ignore_errors=True)
     save_head(head, tmp, {"dimension": dim, "n_train": len(train), "alpha_errors": alpha_errors})
@@ -197,7 +196,13 @@ def _loss_table(curve: list[dict[str, float]], points: int = 12) -> str:
 
 
 def _lm_kind(
-    dim: str, scorers: ScorersResource, config: ScorerTrainConfig, train: list, dev: list, log: Any
+    dim: str,
+    scorers: ScorersResource,
+    config: ScorerTrainConfig,
+    train: list,
+    dev: list,
+    log: Any,
+    folder: Path,
 ) -> dict[str, Any]:
     """Train (or take the configured released/local) LM scorer, then evaluate it reloaded from disk."""
     pretrained = scorers.pretrained(dim)
@@ -207,7 +212,7 @@ def _lm_kind(
         path, digest, kind = pretrained, f"pretrained:{pretrained}", "pretrained"
         log.info(f"{dim}: using {pretrained}, no training")
     else:
-        path, digest, curve, seconds, truncated = _train_lm(dim, scorers, config, train, log)
+        path, digest, curve, seconds, truncated = _train_lm(dim, scorers, config, train, log, folder)
         kind = "lm"
     ev = _evaluate(kind, scorers.lm_scorer(path, digest, dim), dev)
     row = _eval_row(
@@ -276,11 +281,12 @@ def scorer_model(
             f"{dim}: {len(usable)} usable LLM-scored variants from {len({r['seed_id'] for r in usable})} "
             f"seeds — need at least two seeds to train and evaluate; excluded: {dict(excluded)}"
         )
-    lm = _lm_kind(dim, scorers, config, train, dev, context.log)
+    folder = store.artifacts_dir("scorers", dim)
+    lm = _lm_kind(dim, scorers, config, train, dev, context.log, folder)
     rows, evals = [lm["row"]], [lm["eval"]]
     alpha_errors: dict[float, float] = {}
     if config.train_embedding_head:
-        head_path, head_digest, head_scorer, alpha_errors = _fit_head(dim, embedder, train, dev)
+        head_path, head_digest, head_scorer, alpha_errors = _fit_head(dim, embedder, train, dev, folder)
         evals.append(_evaluate("embedding_head", head_scorer, dev))
         rows.append(
             _eval_row(dim, "embedding_head", head_path, head_digest, evals[-1], embedder=embedder.spec())
