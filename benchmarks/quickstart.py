@@ -25,6 +25,8 @@ def main() -> int:
     args = parser.parse_args()
     home = Path(tempfile.mkdtemp(prefix="deita_quickstart_"))
     os.environ["DEITA_HOME"] = str(home)
+    # as on a fresh machine: the bundled GGUF is dequantized (once) inside the timed run
+    os.environ["DEITA_MODEL_CACHE"] = str(home / "model_cache")
     os.environ.pop("DAGSTER_HOME", None)
     os.environ.pop("DAGSTER_STORAGE_DIR", None)
     from deita_assets.app.quickstart import run_quickstart

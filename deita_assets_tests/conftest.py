@@ -15,6 +15,15 @@ SHARED_DATA = Path(os.environ.get("DEITA_SHARED_DATA", REPO_ROOT.parent / "share
 offline_by_default()
 
 
+@pytest.fixture(scope="session", autouse=True)
+def model_cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """One dequantized-model cache for the session (inherited by the Dagster subprocesses), so the
+    suite neither writes to the user's cache nor dequantizes the bundled GGUF more than once."""
+    path = tmp_path_factory.mktemp("model_cache")
+    os.environ["DEITA_MODEL_CACHE"] = str(path)
+    return path
+
+
 @pytest.fixture
 def deita_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     """A fresh DEITA_HOME (store folder, inbox, artifacts) for one test."""
@@ -54,12 +63,8 @@ def alpaca_records() -> list[dict]:
 
 
 @pytest.fixture(scope="session")
-def small_llm_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """The bundled SmolLM2-135M-Instruct saved once as safetensors: later loads take ~1 s, not ~20 s."""
-    from deita_assets.core.models import BUNDLED_LLM, load_causal_lm
+def small_llm_dir(model_cache: Path) -> Path:
+    """The bundled SmolLM2-135M-Instruct as safetensors (its dequantized copy): loads in ~1 s."""
+    from deita_assets.core.models import BUNDLED_LLM, dequantized_gguf_dir, resolve_causal_lm
 
-    path = tmp_path_factory.mktemp("smollm2_safetensors")
-    model, tokenizer = load_causal_lm(BUNDLED_LLM)
-    model.save_pretrained(str(path))
-    tokenizer.save_pretrained(str(path))
-    return path
+    return dequantized_gguf_dir(resolve_causal_lm(BUNDLED_LLM))

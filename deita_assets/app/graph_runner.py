@@ -270,14 +270,17 @@ def execute_plan(
     logs_dir: Path | None = None,
     run_config_for: Callable[[PlannedRun], Mapping[str, Any]] = lambda _run: {},
     on_done: Callable[[RunOutcome, Progress], None] = lambda _outcome, _progress: None,
+    preload: Sequence[str] = (),
 ) -> list[RunOutcome]:
     """Run every planned run once the runs it waits for succeeded, the one with most runs waiting on
     it first; a run whose upstream failed is reported as not started (failed). `logs_dir` set: each
-    run's console output goes to `<logs_dir>/<k>-<asset>.log`; unset: it goes to this terminal."""
+    run's console output goes to `<logs_dir>/<k>-<asset>.log`; unset: it goes to this terminal.
+    `preload`: modules the fork server imports once besides the definitions, so the runs forked
+    from it do not each import them again."""
     state = _Scheduler(plan, jobs, _tag_limits(instance), on_done, Progress(total=len(plan), jobs=jobs))
     descendants = _descendant_counts(plan)
     context = multiprocessing.get_context("forkserver")
-    context.set_forkserver_preload([defs_ref.partition(":")[0]])
+    context.set_forkserver_preload([defs_ref.partition(":")[0], *preload])
     # Runs side by side share the cores: each gets its share of torch/OpenMP threads, since
     # oversubscribed threads spin against each other (unless the user chose a thread count).
     environ = {"OMP_NUM_THREADS": str(max(1, (os.cpu_count() or 1) // jobs)), **os.environ}

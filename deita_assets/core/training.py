@@ -191,6 +191,20 @@ def _training_arguments(config: SFTConfig, checkpoint_dir: Path, total_steps: in
     )
 
 
+def _no_checkpoint_at_the_end() -> TrainerCallback:
+    """Trainer saves a checkpoint (weights + AdamW state, ~3x the model) at the last step; the final
+    model is saved right after it, so that checkpoint could only ever resume a finished run."""
+    from transformers import TrainerCallback
+
+    class NoCheckpointAtTheEnd(TrainerCallback):
+        def on_step_end(self, args: Any, state: Any, control: Any, **kwargs: Any) -> Any:
+            if state.global_step >= state.max_steps:
+                control.should_save = False
+            return control
+
+    return NoCheckpointAtTheEnd()
+
+
 def _loss_curve(log_history: list[dict[str, Any]]) -> list[tuple[int, float]]:
     return [(int(entry["step"]), float(entry["loss"])) for entry in log_history if "loss" in entry]
 
@@ -238,7 +252,7 @@ def train_sft(
         args=_training_arguments(config, checkpoint_dir, total_steps),
         train_dataset=_EncodedDataset(items),
         data_collator=_collator(tokenizer.pad_token_id),
-        callbacks=list(callbacks),
+        callbacks=[_no_checkpoint_at_the_end(), *callbacks],
     )
     resumed_from = int(Path(last).name.rsplit("-", 1)[-1]) if last else 0
     train_started = time.perf_counter()

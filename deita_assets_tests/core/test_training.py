@@ -66,6 +66,8 @@ def test_training_lowers_loss_and_training_row_nll(small_llm_dir, tmp_path):
     assert result.tokens_per_second and result.tokens_per_second > 0
     saved = {p.name for p in result.model_dir.iterdir()}
     assert {"model.safetensors", "tokenizer.json", "config.json", CONFIG_FILE} <= saved
+    # checkpoint at step 2 only: the last step's would duplicate the final model (plus AdamW state)
+    assert [p.name for p in (result.run_dir / CHECKPOINT_DIR).iterdir()] == ["checkpoint-2"]
     trained, trained_tokenizer = load_trained(result.model_dir)
     after = reference_nll(trained, trained_tokenizer, ROWS, max_length=96).mean_nll
     assert after < before - 0.2, (before, after)
