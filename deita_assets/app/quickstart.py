@@ -11,7 +11,6 @@ from __future__ import annotations
 import os
 import time
 from collections.abc import Callable, Sequence
-from concurrent.futures import ThreadPoolExecutor
 from contextlib import ExitStack
 from pathlib import Path
 from typing import Any
@@ -125,22 +124,6 @@ def _shared_llm_server(
     log(f"local LLM server (bundled SmolLM2-135M) up at {url} in {time.monotonic() - started:.1f} s")
 
 
-def _dequantize_meanwhile(
-    stack: ExitStack, defs: dg.Definitions, assets: Sequence[dg.AssetsDefinition]
-) -> None:
-    """Make the float copy of a GGUF base model in this (otherwise waiting) process while ingestion
-    and the LLM stages run, instead of inside the first scorer or fine-tune run, which is on the
-    graph's longest path. Any error surfaces again, with its run, when that run loads the model."""
-    from deita_assets.core.models import dequantized_gguf_dir, resolve_causal_lm
-
-    keys = {key for a in assets for key in a.required_resource_keys} & {"scorers", "trainer"}
-    sources = {resolve_causal_lm(defs.resources[key].base_model) for key in keys}
-    pool = stack.enter_context(ThreadPoolExecutor(max_workers=1, thread_name_prefix="dequantize"))
-    for source in sources:
-        if source.gguf_file:
-            pool.submit(dequantized_gguf_dir, source)
-
-
 def run_quickstart(
     data_paths: Sequence[Path],
     strategies: Sequence[str],
@@ -178,7 +161,6 @@ def run_quickstart(
     log(f"{len(plan)} runs, up to {jobs} at a time" + (f"; run logs in {logs_dir}" if logs_dir else ""))
     started = time.monotonic()
     with ExitStack() as stack:
-        _dequantize_meanwhile(stack, defs, assets)
         _shared_llm_server(stack, assets, log)
         outcomes = execute_plan(
             plan,
