@@ -2,6 +2,7 @@
 
 import json
 import os
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -16,12 +17,13 @@ offline_by_default()
 
 
 @pytest.fixture(scope="session", autouse=True)
-def model_cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
+def model_cache(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
     """One dequantized-model cache for the session (inherited by the Dagster subprocesses), so the
     suite neither writes to the user's cache nor dequantizes the bundled GGUF more than once."""
     path = tmp_path_factory.mktemp("model_cache")
-    os.environ["DEITA_MODEL_CACHE"] = str(path)
-    return path
+    with pytest.MonkeyPatch.context() as patch:  # the variable is restored when the session ends
+        patch.setenv("DEITA_MODEL_CACHE", str(path))
+        yield path
 
 
 @pytest.fixture

@@ -48,14 +48,8 @@ DEMO_CONFIG: dict[str, dict[str, Any]] = {
 
 # What the assets import lazily (so the code server the UI starts stays quick to load): ~9 s per
 # run that needs them, paid once here by the fork server every run is forked from.
-WARM_IMPORTS = (
-    "transformers.trainer",
-    "transformers.models.auto.modeling_auto",
-    "transformers.models.auto.tokenization_auto",
-    "sentence_transformers",
-    "polars",
-    "matplotlib.pyplot",
-)
+# (transformers.trainer brings the Auto model and tokenizer classes with it.)
+WARM_IMPORTS = ("transformers.trainer", "sentence_transformers", "polars", "matplotlib.pyplot")
 
 
 def register_inbox_shards(instance: dg.DagsterInstance, inbox: Path) -> list[str]:
