@@ -42,6 +42,7 @@ from pathlib import Path
 from typing import Any
 
 import dagster as dg
+from benchmark_sql import benchmark_rows
 
 from deita_assets.assets.evaluation import (
     base_model_evaluation,
@@ -59,15 +60,6 @@ from deita_assets.orchestration.partitions import pool_shard
 from deita_assets.resources.scorers import ScorersResource
 from deita_assets.resources.store import DuckDBStore, table_schema
 from deita_assets.resources.trainer import TrainerResource
-
-BENCHMARK_SQL = Path(__file__).parent / "sql"
-
-
-def benchmark_rows(store: DuckDBStore, name: str) -> list[dict]:
-    """Rows of benchmarks/sql/<name>.sql: statements only a benchmark needs stay out of the wheel."""
-    with store.get_connection() as conn:
-        statement = (BENCHMARK_SQL / f"{name}.sql").read_text(encoding="utf-8")
-        return conn.sql(statement).to_arrow_table().to_pylist()
 
 
 def build_demo_pool(store: DuckDBStore, data: Path, inbox: Path, size: int, seed: int) -> dict[str, Any]:
