@@ -58,17 +58,17 @@ def main() -> None:
     args = parser.parse_args()
     recorded = benchmark_rows(DuckDBStore(root=args.store), "select_llm_cache_requests")
     requests = [request_from_canonical(json.loads(row["request_json"])) for row in recorded]
-    families = sorted({r.template_version.split("-")[0] for r in requests})
+    family_of = [r.template_version.split("-")[0] for r in requests]  # "evol-v1/…" -> "evol"
     print(f"{len(requests)} recorded requests from {args.store}; {ROUNDS} rounds per setting")
     print("varied: the reply changed between rounds; differ: round 1's reply is not the recorded one")
     print(f"{'slots':>5}  {'prompt cache':>12}  {'family':<6}  {'varied':>8}  {'differ':>8}  s/round")
     for slots, prompt_cache in SERVER_SETTINGS:
         rounds, seconds = replay(requests, slots, prompt_cache)
-        for family in families:
-            members = [i for i, r in enumerate(requests) if r.template_version.startswith(family + "-")]
+        cache = "on" if prompt_cache else "off"
+        for family in sorted(set(family_of)):
+            members = [i for i, f in enumerate(family_of) if f == family]
             varied = sum(1 for i in members if len({replies[i] for replies in rounds}) > 1)
             differ = sum(1 for i in members if rounds[0][i] != recorded[i]["response_text"])
-            cache = "on" if prompt_cache else "off"
             n = len(members)
             varied_of, differ_of = f"{varied} of {n}", f"{differ} of {n}"
             print(f"{slots:>5}  {cache:>12}  {family:<6}  {varied_of:>8}  {differ_of:>8}  {seconds:7.1f}")
